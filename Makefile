@@ -1,0 +1,52 @@
+# midge: `make run` builds and starts the broker; `make test` builds and
+# runs every test. Both install the Debian packages they lack first.
+JOBS := $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 20
+ARGS ?=
+
+.PHONY: all build asan run test unit integration fuzz bench format format-check clean
+
+all: build
+
+build:
+	@scripts/deps.sh build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+# clang build with ASan+UBSan and the libFuzzer targets.
+asan:
+	@scripts/deps.sh test
+	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+		-DMIDGE_SANITIZE=ON -DMIDGE_FUZZ=ON >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+
+run: build
+	./build/midge $(ARGS)
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory format-check build asan
+	@$(MAKE) --no-print-directory unit fuzz integration
+
+unit:
+	ctest --test-dir build --output-on-failure -j$(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+
+fuzz:
+	scripts/run-fuzz.sh build-asan $(FUZZ_SECONDS)
+
+integration:
+	scripts/run-integration.sh build-asan
+
+bench: build
+	@scripts/deps.sh bench
+	scripts/run-bench.sh build
+
+format:
+	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
+
+clean:
+	rm -rf build build-asan
