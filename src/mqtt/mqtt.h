@@ -210,33 +210,33 @@ mqtt_err_t mqtt_fixed_header_decode(const uint8_t *buf, size_t len, mqtt_fixed_h
 /* ---- Properties (MQTT 5) ---- */
 
 typedef enum {
-    MQTT_PROP_PAYLOAD_FORMAT_INDICATOR = 0x01,      /* byte */
-    MQTT_PROP_MESSAGE_EXPIRY_INTERVAL = 0x02,       /* four-byte integer */
-    MQTT_PROP_CONTENT_TYPE = 0x03,                  /* UTF-8 string */
-    MQTT_PROP_RESPONSE_TOPIC = 0x08,                /* UTF-8 string */
-    MQTT_PROP_CORRELATION_DATA = 0x09,              /* binary data */
-    MQTT_PROP_SUBSCRIPTION_IDENTIFIER = 0x0B,       /* variable byte integer */
-    MQTT_PROP_SESSION_EXPIRY_INTERVAL = 0x11,       /* four-byte integer */
-    MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER = 0x12,    /* UTF-8 string */
-    MQTT_PROP_SERVER_KEEP_ALIVE = 0x13,             /* two-byte integer */
-    MQTT_PROP_AUTHENTICATION_METHOD = 0x15,         /* UTF-8 string */
-    MQTT_PROP_AUTHENTICATION_DATA = 0x16,           /* binary data */
-    MQTT_PROP_REQUEST_PROBLEM_INFORMATION = 0x17,   /* byte */
-    MQTT_PROP_WILL_DELAY_INTERVAL = 0x18,           /* four-byte integer */
-    MQTT_PROP_REQUEST_RESPONSE_INFORMATION = 0x19,  /* byte */
-    MQTT_PROP_RESPONSE_INFORMATION = 0x1A,          /* UTF-8 string */
-    MQTT_PROP_SERVER_REFERENCE = 0x1C,              /* UTF-8 string */
-    MQTT_PROP_REASON_STRING = 0x1F,                 /* UTF-8 string */
-    MQTT_PROP_RECEIVE_MAXIMUM = 0x21,               /* two-byte integer */
-    MQTT_PROP_TOPIC_ALIAS_MAXIMUM = 0x22,           /* two-byte integer */
-    MQTT_PROP_TOPIC_ALIAS = 0x23,                   /* two-byte integer */
-    MQTT_PROP_MAXIMUM_QOS = 0x24,                   /* byte */
-    MQTT_PROP_RETAIN_AVAILABLE = 0x25,              /* byte */
-    MQTT_PROP_USER_PROPERTY = 0x26,                 /* UTF-8 string pair */
-    MQTT_PROP_MAXIMUM_PACKET_SIZE = 0x27,           /* four-byte integer */
-    MQTT_PROP_WILDCARD_SUB_AVAILABLE = 0x28,        /* byte */
-    MQTT_PROP_SUBSCRIPTION_ID_AVAILABLE = 0x29,     /* byte */
-    MQTT_PROP_SHARED_SUB_AVAILABLE = 0x2A,          /* byte */
+    MQTT_PROP_PAYLOAD_FORMAT_INDICATOR = 0x01,     /* byte */
+    MQTT_PROP_MESSAGE_EXPIRY_INTERVAL = 0x02,      /* four-byte integer */
+    MQTT_PROP_CONTENT_TYPE = 0x03,                 /* UTF-8 string */
+    MQTT_PROP_RESPONSE_TOPIC = 0x08,               /* UTF-8 string */
+    MQTT_PROP_CORRELATION_DATA = 0x09,             /* binary data */
+    MQTT_PROP_SUBSCRIPTION_IDENTIFIER = 0x0B,      /* variable byte integer */
+    MQTT_PROP_SESSION_EXPIRY_INTERVAL = 0x11,      /* four-byte integer */
+    MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER = 0x12,   /* UTF-8 string */
+    MQTT_PROP_SERVER_KEEP_ALIVE = 0x13,            /* two-byte integer */
+    MQTT_PROP_AUTHENTICATION_METHOD = 0x15,        /* UTF-8 string */
+    MQTT_PROP_AUTHENTICATION_DATA = 0x16,          /* binary data */
+    MQTT_PROP_REQUEST_PROBLEM_INFORMATION = 0x17,  /* byte */
+    MQTT_PROP_WILL_DELAY_INTERVAL = 0x18,          /* four-byte integer */
+    MQTT_PROP_REQUEST_RESPONSE_INFORMATION = 0x19, /* byte */
+    MQTT_PROP_RESPONSE_INFORMATION = 0x1A,         /* UTF-8 string */
+    MQTT_PROP_SERVER_REFERENCE = 0x1C,             /* UTF-8 string */
+    MQTT_PROP_REASON_STRING = 0x1F,                /* UTF-8 string */
+    MQTT_PROP_RECEIVE_MAXIMUM = 0x21,              /* two-byte integer */
+    MQTT_PROP_TOPIC_ALIAS_MAXIMUM = 0x22,          /* two-byte integer */
+    MQTT_PROP_TOPIC_ALIAS = 0x23,                  /* two-byte integer */
+    MQTT_PROP_MAXIMUM_QOS = 0x24,                  /* byte */
+    MQTT_PROP_RETAIN_AVAILABLE = 0x25,             /* byte */
+    MQTT_PROP_USER_PROPERTY = 0x26,                /* UTF-8 string pair */
+    MQTT_PROP_MAXIMUM_PACKET_SIZE = 0x27,          /* four-byte integer */
+    MQTT_PROP_WILDCARD_SUB_AVAILABLE = 0x28,       /* byte */
+    MQTT_PROP_SUBSCRIPTION_ID_AVAILABLE = 0x29,    /* byte */
+    MQTT_PROP_SHARED_SUB_AVAILABLE = 0x2A,         /* byte */
 } mqtt_prop_id_t;
 
 /* Where a property appears: the will properties of CONNECT are their own
@@ -317,9 +317,9 @@ typedef struct {
 /* One property as yielded by the iterator. */
 typedef struct {
     uint8_t id;
-    uint32_t value;     /* byte, two-byte, four-byte and varint properties */
-    mqtt_bytes_t str;   /* strings and binary data; key of a user property */
-    mqtt_bytes_t str2;  /* value of a user property */
+    uint32_t value;    /* byte, two-byte, four-byte and varint properties */
+    mqtt_bytes_t str;  /* strings and binary data; key of a user property */
+    mqtt_bytes_t str2; /* value of a user property */
 } mqtt_prop_t;
 
 /* Iterates the decoded property block in wire order. */
@@ -336,7 +336,7 @@ size_t mqtt_props_size(const mqtt_props_t *props);
 
 /* Subscription options byte: QoS in bits 0-1, No Local bit 2, Retain As
  * Published bit 3, Retain Handling bits 4-5. */
-#define MQTT_SUBOPT_QOS(o)             ((o) & 0x03u)
+#define MQTT_SUBOPT_QOS(o)             ((o)&0x03u)
 #define MQTT_SUBOPT_NO_LOCAL           0x04u
 #define MQTT_SUBOPT_RETAIN_AS_PUB      0x08u
 #define MQTT_SUBOPT_RETAIN_HANDLING(o) (((o) >> 4) & 0x03u)
@@ -347,9 +347,9 @@ typedef struct {
 } mqtt_subscription_t;
 
 typedef struct {
-    mqtt_version_t version;    /* from the protocol level byte */
+    mqtt_version_t version;     /* from the protocol level byte */
     mqtt_bytes_t protocol_name; /* "MQTT" or "MQIsdp" */
-    bool clean_start;          /* Clean Session in 3.1.1 */
+    bool clean_start;           /* Clean Session in 3.1.1 */
     uint16_t keep_alive;
     mqtt_bytes_t client_id;
     bool will_flag;
@@ -375,8 +375,8 @@ typedef struct {
     bool dup;
     uint8_t qos;
     bool retain;
-    mqtt_bytes_t topic;  /* may be empty in v5 when a topic alias is set */
-    uint16_t packet_id;  /* only when qos > 0 */
+    mqtt_bytes_t topic; /* may be empty in v5 when a topic alias is set */
+    uint16_t packet_id; /* only when qos > 0 */
     mqtt_props_t props;
     mqtt_bytes_t payload;
 } mqtt_publish_t;
@@ -430,7 +430,7 @@ typedef struct {
         mqtt_ack_t ack; /* PUBACK PUBREC PUBREL PUBCOMP */
         mqtt_subscribe_t subscribe;
         mqtt_unsubscribe_t unsubscribe;
-        mqtt_suback_t suback; /* SUBACK UNSUBACK */
+        mqtt_suback_t suback;         /* SUBACK UNSUBACK */
         mqtt_disconnect_t disconnect; /* DISCONNECT AUTH */
     } u;
 } mqtt_packet_t;
@@ -449,8 +449,7 @@ typedef struct {
  * reason codes valid for the packet type. Session-dependent rules (topic
  * alias range, receive maximum, ...) are the caller's.
  */
-mqtt_err_t mqtt_decode(const uint8_t *buf, size_t len, mqtt_version_t version,
-                       mqtt_packet_t *out);
+mqtt_err_t mqtt_decode(const uint8_t *buf, size_t len, mqtt_version_t version, mqtt_packet_t *out);
 
 /* Same, for a body already framed: fh from mqtt_fixed_header_decode, body
  * the fh->remaining bytes after the fixed header. */
@@ -463,8 +462,8 @@ size_t mqtt_encoded_size(const mqtt_packet_t *pkt, mqtt_version_t version);
 
 /* Encodes pkt into buf. On success *written is the packet's size. For
  * CONNECT the version written is pkt->u.connect.version. */
-mqtt_err_t mqtt_encode(const mqtt_packet_t *pkt, mqtt_version_t version, uint8_t *buf,
-                       size_t cap, size_t *written);
+mqtt_err_t mqtt_encode(const mqtt_packet_t *pkt, mqtt_version_t version, uint8_t *buf, size_t cap,
+                       size_t *written);
 
 /*
  * PUBLISH without its payload: writes the fixed header (whose remaining
@@ -475,9 +474,8 @@ mqtt_err_t mqtt_encode(const mqtt_packet_t *pkt, mqtt_version_t version, uint8_t
  * (0 for QoS 0), so a cached head can be patched per subscriber.
  */
 size_t mqtt_publish_head_size(const mqtt_publish_t *pub, mqtt_version_t version);
-mqtt_err_t mqtt_encode_publish_head(const mqtt_publish_t *pub, mqtt_version_t version,
-                                    uint8_t *buf, size_t cap, size_t *written,
-                                    size_t *packet_id_offset);
+mqtt_err_t mqtt_encode_publish_head(const mqtt_publish_t *pub, mqtt_version_t version, uint8_t *buf,
+                                    size_t cap, size_t *written, size_t *packet_id_offset);
 
 /* Walks the decoded topic-filter list of a SUBSCRIBE or UNSUBSCRIBE (pass
  * the packet type); false when none is left. */
