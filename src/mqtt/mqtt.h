@@ -131,13 +131,17 @@ typedef enum {
     X(MQTT_ERR_NO_FILTERS, 0x82, "SUBSCRIBE or UNSUBSCRIBE without a topic filter")                \
     X(MQTT_ERR_SUB_OPTIONS, 0x81, "reserved subscription option bits set")                         \
     X(MQTT_ERR_PROP_UNKNOWN, 0x81, "unknown property identifier")                                  \
-    X(MQTT_ERR_PROP_NOT_ALLOWED, 0x82, "property not allowed in this packet")                      \
+    X(MQTT_ERR_PROP_NOT_ALLOWED, 0x81, "property not allowed in this packet")                      \
     X(MQTT_ERR_PROP_DUPLICATE, 0x82, "property included more than once")                           \
     X(MQTT_ERR_PROP_VALUE, 0x82, "property value out of range")                                    \
     X(MQTT_ERR_REASON_CODE, 0x82, "reason code not allowed in this packet")                        \
     X(MQTT_ERR_PACKET_TOO_LARGE, 0x95, "packet larger than the maximum packet size")               \
     X(MQTT_ERR_BUFFER_TOO_SMALL, 0x80, "output buffer too small")                                  \
-    X(MQTT_ERR_INVALID_ARG, 0x80, "invalid argument to encoder")
+    X(MQTT_ERR_INVALID_ARG, 0x80, "invalid argument to encoder")                                   \
+    X(MQTT_ERR_TOPIC_ALIAS_ZERO, 0x94, "topic alias 0")                                            \
+    X(MQTT_ERR_RETAIN_HANDLING, 0x82, "retain handling 3")                                         \
+    X(MQTT_ERR_SHARED_NO_LOCAL, 0x82, "No Local set on a shared subscription")                     \
+    X(MQTT_ERR_AUTH_METHOD, 0x82, "authentication data or AUTH without authentication method")
 
 typedef enum {
 #define MQTT_ERR_ENUM(name, rc, desc) name,
@@ -151,6 +155,9 @@ const char *mqtt_err_str(mqtt_err_t err);
 uint8_t mqtt_err_reason(mqtt_err_t err);
 /* Name of a v5 reason code ("Malformed Packet"), "Unknown" if none. */
 const char *mqtt_reason_str(uint8_t reason);
+/* True if a v5 packet of this type (CONNACK, PUBACK..PUBCOMP, SUBACK,
+ * UNSUBACK, DISCONNECT, AUTH) may carry this reason code. */
+bool mqtt_reason_valid(uint8_t type, uint8_t reason);
 /* Name of a packet type ("PUBLISH"), "UNKNOWN" if none. */
 const char *mqtt_packet_type_str(unsigned type);
 
