@@ -31,8 +31,8 @@ uint8_t mqtt_err_reason(mqtt_err_t err)
 const char *mqtt_packet_type_str(unsigned type)
 {
     static const char *const names[16] = {
-        "UNKNOWN", "CONNECT",  "CONNACK", "PUBLISH",     "PUBACK",   "PUBREC",
-        "PUBREL",  "PUBCOMP",  "SUBSCRIBE", "SUBACK",    "UNSUBSCRIBE", "UNSUBACK",
+        "UNKNOWN", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
+        "PUBREL",  "PUBCOMP",  "SUBSCRIBE",  "SUBACK",  "UNSUBSCRIBE", "UNSUBACK",
         "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
     };
     if (type >= 16)

@@ -74,8 +74,7 @@ bool mqtt_utf8_valid(const uint8_t *s, size_t len)
                 return false;
             p += 3;
         } else if (c >= 0xF0 && c <= 0xF4) {
-            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-                (p[3] & 0xC0) != 0x80)
+            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
                 return false;
             if (c == 0xF0 && p[1] < 0x90) /* overlong */
                 return false;

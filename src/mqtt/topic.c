@@ -15,7 +15,8 @@ static const char share_prefix[] = "$share/";
 
 static bool is_shared(mqtt_bytes_t filter)
 {
-    return filter.len >= SHARE_PREFIX_LEN && memcmp(filter.data, share_prefix, SHARE_PREFIX_LEN) == 0;
+    return filter.len >= SHARE_PREFIX_LEN &&
+           memcmp(filter.data, share_prefix, SHARE_PREFIX_LEN) == 0;
 }
 
 /* Wildcard placement only; UTF-8 is checked by the caller. */

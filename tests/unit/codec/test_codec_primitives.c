@@ -29,8 +29,7 @@ TEST(err_table_complete)
     CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_UTF8), MQTT_RC_MALFORMED_PACKET);
     CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_PROP_DUPLICATE), MQTT_RC_PROTOCOL_ERROR);
     CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_PROP_NOT_ALLOWED), MQTT_RC_MALFORMED_PACKET);
-    CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_PROTOCOL_VERSION),
-                 MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION);
+    CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_PROTOCOL_VERSION), MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION);
     CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_TOPIC_ALIAS_ZERO), MQTT_RC_TOPIC_ALIAS_INVALID);
     CHECK_EQ_INT(mqtt_err_reason(MQTT_ERR_COUNT), MQTT_RC_UNSPECIFIED_ERROR);
 }
@@ -123,33 +122,33 @@ TEST(utf8_valid_strings)
 {
     CHECK(mqtt_utf8_valid((const uint8_t *)"", 0));
     CHECK(mqtt_utf8_valid((const uint8_t *)"hello/world", 11));
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xC3\xA9t\xC3\xA9", 5));         /* été */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xE2\x82\xAC", 3));             /* € */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98\x80", 4));         /* U+1F600 */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF4\x8F\xBF\xBF", 4));         /* U+10FFFF */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xBB\xBF", 3));             /* BOM kept */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xED\x9F\xBF", 3));             /* U+D7FF */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEE\x80\x80", 3));             /* U+E000 */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xC3\xA9t\xC3\xA9", 5)); /* été */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xE2\x82\xAC", 3));      /* € */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98\x80", 4));  /* U+1F600 */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF4\x8F\xBF\xBF", 4));  /* U+10FFFF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xBB\xBF", 3));      /* BOM kept */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xED\x9F\xBF", 3));      /* U+D7FF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEE\x80\x80", 3));      /* U+E000 */
     /* The spec example: U+2A6D4 */
     CHECK(mqtt_utf8_valid((const uint8_t *)"A\xF0\xAA\x9B\x94", 5));
 }
 
 TEST(utf8_invalid_strings)
 {
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"a\0b", 3));                   /* U+0000 */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC0\x80", 2));               /* overlong NUL */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC1\xBF", 2));               /* overlong */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xE0\x9F\xBF", 3));           /* overlong */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x8F\xBF\xBF", 4));       /* overlong */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xED\xA0\x80", 3));           /* U+D800 */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xED\xBF\xBF", 3));           /* U+DFFF */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF4\x90\x80\x80", 4));       /* > U+10FFFF */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"a\0b", 3));             /* U+0000 */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC0\x80", 2));         /* overlong NUL */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC1\xBF", 2));         /* overlong */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xE0\x9F\xBF", 3));     /* overlong */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x8F\xBF\xBF", 4)); /* overlong */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xED\xA0\x80", 3));     /* U+D800 */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xED\xBF\xBF", 3));     /* U+DFFF */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
     CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF5\x80\x80\x80", 4));
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\x80", 1));                   /* stray */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC3", 1));                   /* cut */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xE2\x82", 2));               /* cut */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98", 3));           /* cut */
-    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC3\x28", 2));               /* bad cont */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\x80", 1));         /* stray */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC3", 1));         /* cut */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xE2\x82", 2));     /* cut */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98", 3)); /* cut */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC3\x28", 2));     /* bad cont */
     CHECK(!mqtt_utf8_valid((const uint8_t *)"\xFF", 1));
 }
 
@@ -171,14 +170,15 @@ TEST(topic_names)
 TEST(topic_filters)
 {
     static const char *const good[] = {
-        "#",   "+",     "a",     "a/b",        "a/+",   "a/#",       "+/+",
-        "/+",  "+/#",   "a/+/c", "sport/#",    "/",     "$SYS/#",    "$share/g/a/b",
+        "#",          "+",          "a",          "a/b",       "a/+", "a/#",    "+/+",
+        "/+",         "+/#",        "a/+/c",      "sport/#",   "/",   "$SYS/#", "$share/g/a/b",
         "$share/g/#", "$share/g/+", "$share/g//", "$sharex/+",
     };
     static const char *const bad[] = {
-        "",   "a#",  "a/#/b", "#/a",  "a+",   "+a",   "a/b+", "sport/tennis#",
-        "a/++", "##", "$share/", "$share/g", "$share/g/", "$share//a", "$share/g+/a",
-        "$share/#/a",
+        "",          "a#",        "a/#/b",       "#/a",
+        "a+",        "+a",        "a/b+",        "sport/tennis#",
+        "a/++",      "##",        "$share/",     "$share/g",
+        "$share/g/", "$share//a", "$share/g+/a", "$share/#/a",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         if (!mqtt_topic_filter_valid(B(good[i])))
