@@ -81,9 +81,9 @@ struct session {
 
     pthread_mutex_t lock;
     /* Everything below: session->lock. */
-    void *conn;             /* bound connection, NULL while offline */
-    int worker;             /* worker owning conn */
-    mqtt_version_t version; /* of the last connection */
+    void *conn;               /* bound connection, NULL while offline */
+    int worker;               /* worker owning conn */
+    mqtt_version_t version;   /* of the last connection */
     uint32_t expiry_interval; /* seconds; UINT32_MAX never expires */
     uint64_t offline_since;   /* clock ms when the last connection ended */
     bool ended;               /* removed: deliveries are refused */
@@ -92,7 +92,7 @@ struct session {
     uint16_t window;          /* min(client Receive Maximum, max_inflight) */
     uint16_t next_packet_id;
     uint64_t next_seq;
-    uint64_t dropped; /* deliveries refused by the queue limits */
+    uint64_t dropped;  /* deliveries refused by the queue limits */
     uint16_t *in_qos2; /* incoming QoS 2 packet ids awaiting PUBREL */
     size_t in_qos2_count;
     size_t in_qos2_cap;

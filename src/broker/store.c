@@ -21,8 +21,8 @@ int store_session_delete(store_t *st, const char *id, size_t len)
 
 int store_out_put(store_t *st, const session_t *s, const session_out_t *e)
 {
-    store_out_t o = {e->seq,     e->packet_id, e->qos,         e->state,
-                     e->retain, e->dup,       e->sub_ids,     e->sub_id_count};
+    store_out_t o = {e->seq,    e->packet_id, e->qos,     e->state,
+                     e->retain, e->dup,       e->sub_ids, e->sub_id_count};
     store_msg_t m;
     bool with_msg = e->msg && st->msg_view;
     if (with_msg)

@@ -73,8 +73,7 @@ typedef struct {
     int (*sub_delete)(store_t *st, mqtt_bytes_t client_id, mqtt_bytes_t filter);
     /* Adds or updates (same seq) an outgoing message. m may be NULL on an
      * update that does not change the message. */
-    int (*out_put)(store_t *st, mqtt_bytes_t client_id, const store_out_t *o,
-                   const store_msg_t *m);
+    int (*out_put)(store_t *st, mqtt_bytes_t client_id, const store_out_t *o, const store_msg_t *m);
     int (*out_delete)(store_t *st, mqtt_bytes_t client_id, uint64_t seq);
     int (*in_put)(store_t *st, mqtt_bytes_t client_id, uint16_t packet_id);
     int (*in_delete)(store_t *st, mqtt_bytes_t client_id, uint16_t packet_id);

@@ -427,9 +427,9 @@ static void mem_close(store_t *st)
 }
 
 static const store_ops_t mem_ops = {
-    mem_session_put, mem_session_delete, mem_sub_put,      mem_sub_delete,
-    mem_out_put,     mem_out_delete,     mem_in_put,       mem_in_delete,
-    mem_retained_put, mem_retained_delete, mem_load,       mem_close,
+    mem_session_put,  mem_session_delete,  mem_sub_put, mem_sub_delete,
+    mem_out_put,      mem_out_delete,      mem_in_put,  mem_in_delete,
+    mem_retained_put, mem_retained_delete, mem_load,    mem_close,
 };
 
 store_t *store_memory_open(void)
