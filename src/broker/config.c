@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG__MAX_LINE (64 * 1024)
+#define CONFIG__MAX_LINE         (64 * 1024)
 #define CONFIG__MQTT_MAX_PAYLOAD 268435455u
 
 static void config__security_init(config_security_t *s)
@@ -70,7 +70,8 @@ void config_init(config_t *cfg)
     cfg->sys_interval = 10;
     cfg->autosave_interval = 1800;
     cfg->log_dest = CONFIG_LOG_DEST_STDERR;
-    cfg->log_type = CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION;
+    cfg->log_type =
+        CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION;
     cfg->log_timestamp = true;
 }
 
@@ -89,8 +90,7 @@ void config_free(config_t *cfg)
     config_init(cfg);
 }
 
-const config_security_t *config_security_for(const config_t *cfg,
-                                             const config_listener_t *listener)
+const config_security_t *config_security_for(const config_t *cfg, const config_listener_t *listener)
 {
     if (cfg->per_listener_settings && listener != NULL) {
         return &listener->security;
@@ -256,8 +256,7 @@ static char *config__absolute(const char *path)
     return out;
 }
 
-int config__parse_string(config_parse_t *p, const char *name, char *args, char **out,
-                         bool is_path)
+int config__parse_string(config_parse_t *p, const char *name, char *args, char **out, bool is_path)
 {
     char *v = config__trim(args);
     if (*v == '\0') {
@@ -483,8 +482,8 @@ static int config__check_listener(config_parse_t *p, config_listener_t *l)
     }
     if (!tls && (l->require_certificate || l->cafile != NULL || l->capath != NULL ||
                  l->crlfile != NULL || l->ciphers != NULL)) {
-        return config__fail(p, "listener on port %u: TLS options given without certfile and keyfile",
-                            l->port);
+        return config__fail(
+            p, "listener on port %u: TLS options given without certfile and keyfile", l->port);
     }
     if ((l->use_identity_as_username || l->use_subject_as_username) && !l->require_certificate) {
         return config__fail(p,

@@ -71,14 +71,14 @@ typedef struct config_security {
 } config_security_t;
 
 typedef struct config_listener {
-    uint16_t port;          /* 1..65535 */
-    char *bind_address;     /* NULL: every address of the domain */
-    bool local_only;        /* implicit listener: bind 127.0.0.1 and ::1 only */
+    uint16_t port;      /* 1..65535 */
+    char *bind_address; /* NULL: every address of the domain */
+    bool local_only;    /* implicit listener: bind 127.0.0.1 and ::1 only */
     config_protocol_t protocol;
     config_domain_t socket_domain;
-    int max_connections;    /* -1: unlimited */
-    int max_qos;            /* 0..2, default 2 */
-    char *mount_point;      /* NULL: none */
+    int max_connections; /* -1: unlimited */
+    int max_qos;         /* 0..2, default 2 */
+    char *mount_point;   /* NULL: none */
 
     /* TLS: the listener speaks TLS when certfile and keyfile are set. */
     char *cafile;
@@ -105,8 +105,8 @@ typedef struct config {
     config_security_t security; /* used when !per_listener_settings */
 
     /* Limits (0 = no limit where Mosquitto says so). */
-    uint32_t max_packet_size;     /* 0: none; else >= 20 */
-    uint32_t message_size_limit;  /* 0: none; payload bytes */
+    uint32_t max_packet_size;       /* 0: none; else >= 20 */
+    uint32_t message_size_limit;    /* 0: none; payload bytes */
     uint32_t max_inflight_messages; /* default 20; 0: none */
     uint64_t max_inflight_bytes;    /* default 0 */
     uint32_t max_queued_messages;   /* default 1000; 0: none */
@@ -118,10 +118,10 @@ typedef struct config {
     uint32_t sys_interval;          /* seconds, default 10; 0: no $SYS */
 
     /* Persistence. */
-    bool persistence;              /* default false */
-    char *persistence_file;        /* default "mosquitto.db" (a file name) */
-    char *persistence_location;    /* default NULL: working directory */
-    uint32_t autosave_interval;    /* seconds, default 1800 */
+    bool persistence;           /* default false */
+    char *persistence_file;     /* default "mosquitto.db" (a file name) */
+    char *persistence_location; /* default NULL: working directory */
+    uint32_t autosave_interval; /* seconds, default 1800 */
 
     /* Logging. */
     unsigned log_dest;  /* CONFIG_LOG_DEST_*, default stderr; 0 = "none" */

@@ -336,17 +336,23 @@ static int dir_unsupported(config_parse_t *p, const config_directive_t *d, const
 #define G(field) CONFIG_SCOPE_GLOBAL, offsetof(config_t, field)
 #define L(field) CONFIG_SCOPE_LISTENER, offsetof(config_listener_t, field)
 #define S(field) CONFIG_SCOPE_SECURITY, offsetof(config_security_t, field)
-#define B CONFIG_KIND_BOOL
-#define STR CONFIG_KIND_STRING
-#define PATH CONFIG_KIND_PATH
+#define B        CONFIG_KIND_BOOL
+#define STR      CONFIG_KIND_STRING
+#define PATH     CONFIG_KIND_PATH
 
 /* A directive with its own handler, which finds its own field. */
 #define SPECIAL(name, handler, scope)                                                              \
-    { name, handler, CONFIG_SCOPE_##scope, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_SUPPORTED }
+    {                                                                                              \
+        name, handler, CONFIG_SCOPE_##scope, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_SUPPORTED           \
+    }
 #define WARNED(name)                                                                               \
-    { name, dir_unsupported, CONFIG_SCOPE_GLOBAL, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_WARNED }
+    {                                                                                              \
+        name, dir_unsupported, CONFIG_SCOPE_GLOBAL, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_WARNED       \
+    }
 #define REFUSED(name)                                                                              \
-    { name, dir_unsupported, CONFIG_SCOPE_GLOBAL, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_REFUSED }
+    {                                                                                              \
+        name, dir_unsupported, CONFIG_SCOPE_GLOBAL, 0, CONFIG_KIND_NONE, 0, 0, CONFIG_REFUSED      \
+    }
 
 static const config_directive_t config__directives[] = {
     /* Listeners. */
@@ -368,8 +374,7 @@ static const config_directive_t config__directives[] = {
     {"ciphers", dir_value, L(ciphers), STR, 0, 0, CONFIG_SUPPORTED},
     SPECIAL("tls_version", dir_tls_version, LISTENER),
     {"require_certificate", dir_value, L(require_certificate), B, 0, 0, CONFIG_SUPPORTED},
-    {"use_identity_as_username", dir_value, L(use_identity_as_username), B, 0, 0,
-     CONFIG_SUPPORTED},
+    {"use_identity_as_username", dir_value, L(use_identity_as_username), B, 0, 0, CONFIG_SUPPORTED},
     {"use_subject_as_username", dir_value, L(use_subject_as_username), B, 0, 0, CONFIG_SUPPORTED},
     /* Security: global, or per listener with per_listener_settings. */
     SPECIAL("per_listener_settings", dir_per_listener_settings, GLOBAL),

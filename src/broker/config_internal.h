@@ -72,8 +72,7 @@ int config__one_value(config_parse_t *p, const char *name, char *args, char **va
 int config__parse_bool(config_parse_t *p, const char *name, char *args, bool *out);
 int config__parse_integer(config_parse_t *p, const char *name, char *args, long long min,
                           long long max, long long *out);
-int config__parse_string(config_parse_t *p, const char *name, char *args, char **out,
-                         bool is_path);
+int config__parse_string(config_parse_t *p, const char *name, char *args, char **out, bool is_path);
 config_listener_t *config__current_listener(config_parse_t *p);
 config_security_t *config__current_security(config_parse_t *p);
 int config__add_listener(config_parse_t *p, uint16_t port, const char *bind);

@@ -296,8 +296,7 @@ TEST(per_listener_settings)
     config_free(&c);
 
     /* Without per_listener_settings the last listener does not capture it. */
-    CHECK_EQ_INT(load_text(&c, "pl.conf", "listener 1883\nlistener 1884\npassword_file pw\n"),
-                 0);
+    CHECK_EQ_INT(load_text(&c, "pl.conf", "listener 1883\nlistener 1884\npassword_file pw\n"), 0);
     CHECK(strstr(config_security_for(&c, &c.listeners[0])->password_file, "/pw") != NULL);
     CHECK(c.listeners[1].security.password_file == NULL);
     config_free(&c);
@@ -473,17 +472,52 @@ TEST(directive_status_table)
     CHECK_EQ_INT(config_directive_status("auth_opt_anything"), CONFIG_REFUSED);
     CHECK_EQ_INT(config_directive_status("no_such_thing"), -1);
     /* Every directive the brief names is supported. */
-    static const char *supported[] = {
-        "listener", "port", "bind_address", "per_listener_settings", "protocol", "socket_domain",
-        "max_connections", "allow_anonymous", "password_file", "acl_file", "cafile", "capath",
-        "certfile", "keyfile", "crlfile", "tls_version", "ciphers", "require_certificate",
-        "use_identity_as_username", "use_subject_as_username", "max_packet_size",
-        "message_size_limit", "max_inflight_messages", "max_inflight_bytes",
-        "max_queued_messages", "max_queued_bytes", "max_keepalive", "maximum_qos", "max_qos",
-        "retain_available", "upgrade_outgoing_qos", "allow_zero_length_clientid",
-        "auto_id_prefix", "mount_point", "sys_interval", "persistence", "persistence_file",
-        "persistence_location", "autosave_interval", "log_dest", "log_type", "log_timestamp",
-        "pid_file", "user", "include_dir", "set_tcp_nodelay"};
+    static const char *supported[] = {"listener",
+                                      "port",
+                                      "bind_address",
+                                      "per_listener_settings",
+                                      "protocol",
+                                      "socket_domain",
+                                      "max_connections",
+                                      "allow_anonymous",
+                                      "password_file",
+                                      "acl_file",
+                                      "cafile",
+                                      "capath",
+                                      "certfile",
+                                      "keyfile",
+                                      "crlfile",
+                                      "tls_version",
+                                      "ciphers",
+                                      "require_certificate",
+                                      "use_identity_as_username",
+                                      "use_subject_as_username",
+                                      "max_packet_size",
+                                      "message_size_limit",
+                                      "max_inflight_messages",
+                                      "max_inflight_bytes",
+                                      "max_queued_messages",
+                                      "max_queued_bytes",
+                                      "max_keepalive",
+                                      "maximum_qos",
+                                      "max_qos",
+                                      "retain_available",
+                                      "upgrade_outgoing_qos",
+                                      "allow_zero_length_clientid",
+                                      "auto_id_prefix",
+                                      "mount_point",
+                                      "sys_interval",
+                                      "persistence",
+                                      "persistence_file",
+                                      "persistence_location",
+                                      "autosave_interval",
+                                      "log_dest",
+                                      "log_type",
+                                      "log_timestamp",
+                                      "pid_file",
+                                      "user",
+                                      "include_dir",
+                                      "set_tcp_nodelay"};
     for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++) {
         if (config_directive_status(supported[i]) != CONFIG_SUPPORTED) {
             fprintf(stderr, "not supported: %s\n", supported[i]);
@@ -507,8 +541,8 @@ TEST(long_and_odd_lines)
     CHECK_EQ_INT(rc, -1);
     CHECK(error_is("big.conf", 2, "line longer than"));
 
-    CHECK_EQ_INT(load_text(&c, "crlf.conf", "listener 1883\r\n   \r\n#x\r\nallow_anonymous true\r\n"),
-                 0);
+    CHECK_EQ_INT(
+        load_text(&c, "crlf.conf", "listener 1883\r\n   \r\n#x\r\nallow_anonymous true\r\n"), 0);
     CHECK_EQ_INT(c.security.allow_anonymous, 1);
     config_free(&c);
 }
