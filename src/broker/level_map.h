@@ -1,0 +1,90 @@
+/*
+ * Internal to the topic tree and the retained store: a tree node keyed by
+ * one topic level, whose children sit in an open-addressing hash table
+ * (linear probing, backward-shift deletion, so no tombstones ever slow a
+ * lookup). Both trees embed lm_node_t as the first member of their nodes.
+ *
+ * The hash is seeded per tree with random bits, so a client cannot craft
+ * thousands of sibling levels that all land in one probe run.
+ */
+#ifndef MIDGE_BROKER_LEVEL_MAP_H
+#define MIDGE_BROKER_LEVEL_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct lm_node {
+    struct lm_node *parent;
+    struct lm_node **kids; /* kid_cap slots (a power of two) or NULL */
+    uint32_t kid_cap;
+    uint32_t kid_n;
+    uint64_t hash;     /* lm_hash of the level */
+    const char *level; /* the level's bytes, owned by the containing node */
+    uint32_t len;
+} lm_node_t;
+
+/* One level of a split topic or filter. */
+typedef struct {
+    uint32_t off;
+    uint32_t len;
+    uint64_t hash;
+} lm_level_t;
+
+/* Random seed for one tree. */
+uint64_t lm_seed(void);
+
+static inline uint64_t lm_mix(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Seeded hash of a short string: 8 bytes per multiply. */
+static inline uint64_t lm_hash(uint64_t seed, const char *s, size_t len)
+{
+    uint64_t h = seed ^ (len * 0x9E3779B97F4A7C15ull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = lm_mix(h ^ w, 0xA0761D6478BD642Full);
+        s += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    if (len > 0)
+        memcpy(&w, s, len);
+    h = lm_mix(h ^ w, 0xE7037ED1A0B428DBull);
+    return lm_mix(h, 0x8EBC6AF09C88C6E3ull);
+}
+
+static inline lm_node_t *lm_find(const lm_node_t *n, const char *s, uint32_t len, uint64_t hash)
+{
+    if (n->kid_n == 0)
+        return NULL;
+    uint32_t mask = n->kid_cap - 1;
+    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+        lm_node_t *k = n->kids[i];
+        if (k == NULL)
+            return NULL;
+        if (k->hash == hash && k->len == len && memcmp(k->level, s, len) == 0)
+            return k;
+    }
+}
+
+/* Makes room for one more child; 0, or -1 if out of memory. */
+int lm_reserve(lm_node_t *n);
+/* Adds child (not present yet) to n; lm_reserve must have succeeded. */
+void lm_insert(lm_node_t *n, lm_node_t *child);
+/* Removes child from n. */
+void lm_remove(lm_node_t *n, lm_node_t *child);
+/* Frees n's table (the children themselves are the caller's). */
+void lm_release(lm_node_t *n);
+
+/* Splits s at '/' into *levels (grown with realloc as needed, *cap
+ * updated) and hashes each. Returns the level count, or -1 if out of
+ * memory. */
+long lm_split(uint64_t seed, const char *s, size_t len, lm_level_t **levels, size_t *cap);
+
+#endif

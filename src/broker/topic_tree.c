@@ -1,0 +1,896 @@
+/*
+ * Layout. Every node holds its subscriptions in an array of entries
+ * (session, options, identifier) that matching scans linearly, and its
+ * shared groups in a small array. Every session with subscriptions has a
+ * record listing where its entries are (node, group, index); entries point
+ * back at their slot in that record. Both sides are kept in sync by
+ * swap-removal, so unsubscribe and session end cost O(own subscriptions),
+ * however many sessions share a filter.
+ *
+ * Merging overlapping subscriptions needs to know whether a session can
+ * match twice. An entry carries `multi` when its session has more than one
+ * non-shared subscription: matching emits the others directly and only
+ * sorts and merges the `multi` ones.
+ */
+#include "broker/topic_tree.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/level_map.h"
+
+typedef struct tnode tnode_t;
+typedef struct srec srec_t;
+
+typedef struct {
+    void *session;
+    srec_t *rec;
+    uint32_t rec_idx;
+    uint32_t sub_id;
+    uint8_t opts;
+    bool multi;
+} entry_t;
+
+typedef struct {
+    entry_t *v;
+    uint32_t n;
+    uint32_t cap;
+} entvec_t;
+
+typedef struct {
+    entvec_t members;
+    _Atomic uint32_t rr;
+    uint32_t name_len;
+    char name[];
+} sgroup_t;
+
+struct tnode {
+    lm_node_t base; /* first: a tnode_t * is an lm_node_t * */
+    tnode_t *plus;  /* the '+' child */
+    tnode_t *hash;  /* the '#' child */
+    entvec_t subs;
+    sgroup_t **groups;
+    uint32_t ngroups;
+    uint32_t groups_cap;
+    char name[];
+};
+
+typedef struct {
+    tnode_t *node;
+    sgroup_t *group; /* NULL: a non-shared subscription in node->subs */
+    uint32_t idx;    /* index in node->subs or group->members */
+} ritem_t;
+
+struct srec {
+    void *session;
+    ritem_t *v;
+    uint32_t n;
+    uint32_t cap;
+    uint32_t nplain; /* items with group == NULL */
+};
+
+struct topic_tree {
+    pthread_rwlock_t lock;
+    uint64_t seed;
+    tnode_t *root;
+    srec_t **recs; /* open addressing by session pointer */
+    size_t rec_cap;
+    size_t rec_n;
+    size_t nodes;
+    size_t subs;
+    tt_prefer_fn prefer;
+    /* Scratch for writers (under the write lock). */
+    lm_level_t *wlevels;
+    size_t wlevels_cap;
+};
+
+/* ---- small helpers ---- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * elem);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+static int entvec_reserve(entvec_t *v)
+{
+    if (v->n < v->cap)
+        return 0;
+    uint32_t ncap = v->cap ? v->cap * 2 : 4;
+    if (ncap < v->cap)
+        return -1;
+    entry_t *nv = realloc(v->v, (size_t)ncap * sizeof *nv);
+    if (nv == NULL)
+        return -1;
+    v->v = nv;
+    v->cap = ncap;
+    return 0;
+}
+
+static int rec_reserve(srec_t *r)
+{
+    if (r->n < r->cap)
+        return 0;
+    uint32_t ncap = r->cap ? r->cap * 2 : 4;
+    if (ncap < r->cap)
+        return -1;
+    ritem_t *nv = realloc(r->v, (size_t)ncap * sizeof *nv);
+    if (nv == NULL)
+        return -1;
+    r->v = nv;
+    r->cap = ncap;
+    return 0;
+}
+
+static entvec_t *item_vec(const ritem_t *it)
+{
+    return it->group ? &it->group->members : &it->node->subs;
+}
+
+static entry_t *item_entry(const ritem_t *it)
+{
+    return &item_vec(it)->v[it->idx];
+}
+
+static tnode_t *node_new(tnode_t *parent, const char *s, uint32_t len, uint64_t hash)
+{
+    tnode_t *n = calloc(1, sizeof *n + len + 1);
+    if (n == NULL)
+        return NULL;
+    memcpy(n->name, s, len);
+    n->base.level = n->name;
+    n->base.len = len;
+    n->base.hash = hash;
+    n->base.parent = &parent->base;
+    return n;
+}
+
+static bool node_empty(const tnode_t *n)
+{
+    return n->subs.n == 0 && n->ngroups == 0 && n->base.kid_n == 0 && n->plus == NULL &&
+           n->hash == NULL;
+}
+
+static tnode_t *node_parent(const tnode_t *n)
+{
+    return (tnode_t *)n->base.parent;
+}
+
+/* Frees n and its empty ancestors, stopping at the root. */
+static void prune(topic_tree_t *t, tnode_t *n)
+{
+    while (n != t->root && node_empty(n)) {
+        tnode_t *p = node_parent(n);
+        if (p->plus == n)
+            p->plus = NULL;
+        else if (p->hash == n)
+            p->hash = NULL;
+        else
+            lm_remove(&p->base, &n->base);
+        free(n->subs.v);
+        free(n->groups);
+        lm_release(&n->base);
+        free(n);
+        t->nodes--;
+        n = p;
+    }
+}
+
+/* ---- session records ---- */
+
+static size_t ptr_slot(const void *p, size_t mask)
+{
+    return (size_t)lm_mix((uint64_t)(uintptr_t)p, 0x9E3779B97F4A7C15ull) & mask;
+}
+
+static srec_t *rec_find(const topic_tree_t *t, const void *session)
+{
+    if (t->rec_n == 0)
+        return NULL;
+    size_t mask = t->rec_cap - 1;
+    for (size_t i = ptr_slot(session, mask);; i = (i + 1) & mask) {
+        srec_t *r = t->recs[i];
+        if (r == NULL)
+            return NULL;
+        if (r->session == session)
+            return r;
+    }
+}
+
+static void rec_table_put(srec_t **tab, size_t cap, srec_t *r)
+{
+    size_t mask = cap - 1;
+    size_t i = ptr_slot(r->session, mask);
+    while (tab[i] != NULL)
+        i = (i + 1) & mask;
+    tab[i] = r;
+}
+
+static srec_t *rec_get(topic_tree_t *t, void *session)
+{
+    srec_t *r = rec_find(t, session);
+    if (r != NULL)
+        return r;
+    if ((t->rec_n + 1) * 4 > t->rec_cap * 3) {
+        size_t cap = t->rec_cap ? t->rec_cap * 2 : 16;
+        srec_t **tab = calloc(cap, sizeof *tab);
+        if (tab == NULL)
+            return NULL;
+        for (size_t i = 0; i < t->rec_cap; i++)
+            if (t->recs[i] != NULL)
+                rec_table_put(tab, cap, t->recs[i]);
+        free(t->recs);
+        t->recs = tab;
+        t->rec_cap = cap;
+    }
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->session = session;
+    rec_table_put(t->recs, t->rec_cap, r);
+    t->rec_n++;
+    return r;
+}
+
+static void rec_drop(topic_tree_t *t, srec_t *r)
+{
+    size_t mask = t->rec_cap - 1;
+    size_t hole = ptr_slot(r->session, mask);
+    while (t->recs[hole] != r)
+        hole = (hole + 1) & mask;
+    for (size_t j = (hole + 1) & mask; t->recs[j] != NULL; j = (j + 1) & mask) {
+        size_t home = ptr_slot(t->recs[j]->session, mask);
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            t->recs[hole] = t->recs[j];
+            hole = j;
+        }
+    }
+    t->recs[hole] = NULL;
+    t->rec_n--;
+    free(r->v);
+    free(r);
+}
+
+/* Keeps entry.multi equal to "the session has more than one non-shared
+ * subscription" after nplain changed. */
+static void rec_update_multi(srec_t *r)
+{
+    bool multi = r->nplain > 1;
+    if (r->nplain > 2)
+        return; /* every entry already has multi set */
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->v[i].group == NULL)
+            item_entry(&r->v[i])->multi = multi;
+}
+
+/* ---- filters ---- */
+
+bool tt_filter_is_shared(mqtt_bytes_t filter, mqtt_bytes_t *group, mqtt_bytes_t *inner)
+{
+    static const char prefix[] = "$share/";
+    const size_t plen = sizeof prefix - 1;
+    if (filter.len <= plen || memcmp(filter.data, prefix, plen) != 0)
+        return false;
+    const uint8_t *g = filter.data + plen;
+    const uint8_t *end = filter.data + filter.len;
+    const uint8_t *slash = memchr(g, '/', (size_t)(end - g));
+    if (slash == NULL || slash == g || slash + 1 >= end)
+        return false;
+    if (group != NULL) {
+        group->data = g;
+        group->len = (size_t)(slash - g);
+    }
+    if (inner != NULL) {
+        inner->data = slash + 1;
+        inner->len = (size_t)(end - slash - 1);
+    }
+    return true;
+}
+
+typedef struct {
+    mqtt_bytes_t inner;
+    mqtt_bytes_t group; /* len 0: not shared */
+    long nlev;
+} pfilter_t;
+
+/* Splits the filter into t->wlevels and checks the wildcard structure the
+ * tree relies on. Write lock held. */
+static int parse_filter(topic_tree_t *t, mqtt_bytes_t filter, pfilter_t *pf)
+{
+    if (filter.len == 0 || filter.len > 65535)
+        return TT_ERR_FILTER;
+    pf->group.data = NULL;
+    pf->group.len = 0;
+    pf->inner = filter;
+    if (filter.len >= 7 && memcmp(filter.data, "$share/", 7) == 0) {
+        if (!tt_filter_is_shared(filter, &pf->group, &pf->inner))
+            return TT_ERR_FILTER;
+        if (memchr(pf->group.data, '+', pf->group.len) || memchr(pf->group.data, '#', pf->group.len))
+            return TT_ERR_FILTER;
+    }
+    const char *s = (const char *)pf->inner.data;
+    long n = lm_split(t->seed, s, pf->inner.len, &t->wlevels, &t->wlevels_cap);
+    if (n < 0)
+        return TT_ERR_NOMEM;
+    for (long i = 0; i < n; i++) {
+        const lm_level_t *l = &t->wlevels[i];
+        const char *ls = s + l->off;
+        bool wild = memchr(ls, '+', l->len) || memchr(ls, '#', l->len);
+        if (wild && l->len != 1)
+            return TT_ERR_FILTER;
+        if (l->len == 1 && ls[0] == '#' && i != n - 1)
+            return TT_ERR_FILTER;
+    }
+    pf->nlev = n;
+    return TT_OK;
+}
+
+static bool level_is(const char *s, const lm_level_t *l, char c)
+{
+    return l->len == 1 && s[l->off] == c;
+}
+
+/* The node for the parsed filter, created if `create`; NULL if absent or
+ * out of memory (with create, *nomem tells). */
+static tnode_t *walk(topic_tree_t *t, const pfilter_t *pf, bool create, bool *nomem)
+{
+    const char *s = (const char *)pf->inner.data;
+    tnode_t *n = t->root;
+    *nomem = false;
+    for (long i = 0; i < pf->nlev; i++) {
+        const lm_level_t *l = &t->wlevels[i];
+        tnode_t **special = level_is(s, l, '+') ? &n->plus : level_is(s, l, '#') ? &n->hash : NULL;
+        tnode_t *next = special ? *special
+                                : (tnode_t *)lm_find(&n->base, s + l->off, l->len, l->hash);
+        if (next == NULL) {
+            if (!create)
+                return NULL;
+            if ((special == NULL && lm_reserve(&n->base) != 0) ||
+                (next = node_new(n, s + l->off, l->len, l->hash)) == NULL) {
+                prune(t, n);
+                *nomem = true;
+                return NULL;
+            }
+            if (special)
+                *special = next;
+            else
+                lm_insert(&n->base, &next->base);
+            t->nodes++;
+        }
+        n = next;
+    }
+    return n;
+}
+
+static sgroup_t *group_find(const tnode_t *n, mqtt_bytes_t name)
+{
+    for (uint32_t i = 0; i < n->ngroups; i++) {
+        sgroup_t *g = n->groups[i];
+        if (g->name_len == name.len && memcmp(g->name, name.data, name.len) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+static sgroup_t *group_add(tnode_t *n, mqtt_bytes_t name)
+{
+    if (n->ngroups == n->groups_cap) {
+        uint32_t ncap = n->groups_cap ? n->groups_cap * 2 : 2;
+        sgroup_t **ng = realloc(n->groups, (size_t)ncap * sizeof *ng);
+        if (ng == NULL)
+            return NULL;
+        n->groups = ng;
+        n->groups_cap = ncap;
+    }
+    sgroup_t *g = calloc(1, sizeof *g + name.len + 1);
+    if (g == NULL)
+        return NULL;
+    memcpy(g->name, name.data, name.len);
+    g->name_len = (uint32_t)name.len;
+    atomic_init(&g->rr, 0);
+    n->groups[n->ngroups++] = g;
+    return g;
+}
+
+static void group_drop(tnode_t *n, sgroup_t *g)
+{
+    for (uint32_t i = 0; i < n->ngroups; i++) {
+        if (n->groups[i] == g) {
+            n->groups[i] = n->groups[--n->ngroups];
+            break;
+        }
+    }
+    free(g->members.v);
+    free(g);
+}
+
+/* Removes item i of r: its entry, an emptied group, emptied nodes. */
+static void remove_item(topic_tree_t *t, srec_t *r, uint32_t i)
+{
+    ritem_t it = r->v[i];
+    entvec_t *vec = item_vec(&it);
+    entry_t *last = &vec->v[vec->n - 1];
+    if (it.idx != vec->n - 1) {
+        vec->v[it.idx] = *last;
+        last = &vec->v[it.idx];
+        last->rec->v[last->rec_idx].idx = it.idx;
+    }
+    vec->n--;
+    if (i != r->n - 1) {
+        r->v[i] = r->v[r->n - 1];
+        item_entry(&r->v[i])->rec_idx = i;
+    }
+    r->n--;
+    t->subs--;
+    if (it.group == NULL) {
+        r->nplain--;
+        rec_update_multi(r);
+    } else if (it.group->members.n == 0) {
+        group_drop(it.node, it.group);
+    }
+    prune(t, it.node);
+}
+
+/* ---- public: lifecycle ---- */
+
+topic_tree_t *tt_new(void)
+{
+    topic_tree_t *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&t->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
+        free(t);
+        return NULL;
+    }
+    t->seed = lm_seed();
+    t->root = calloc(1, sizeof *t->root + 1);
+    if (t->root == NULL) {
+        pthread_rwlock_destroy(&t->lock);
+        free(t);
+        return NULL;
+    }
+    t->root->base.level = t->root->name;
+    t->nodes = 1;
+    return t;
+}
+
+/* Frees a whole tree without recursion or allocation (filters may be 32k
+ * levels deep): descend to a leaf, free it, resume at its parent. A
+ * node's kid_cap doubles as its scan cursor, since no lookup happens
+ * during teardown. */
+static void free_subtree(tnode_t *n)
+{
+    tnode_t *cur = n;
+    while (cur != NULL) {
+        tnode_t *next = NULL;
+        if (cur->plus != NULL) {
+            next = cur->plus;
+            cur->plus = NULL;
+        } else if (cur->hash != NULL) {
+            next = cur->hash;
+            cur->hash = NULL;
+        } else {
+            while (next == NULL && cur->base.kid_cap > 0)
+                next = (tnode_t *)cur->base.kids[--cur->base.kid_cap];
+        }
+        if (next != NULL) {
+            cur = next;
+            continue;
+        }
+        tnode_t *parent = cur == n ? NULL : node_parent(cur);
+        for (uint32_t i = 0; i < cur->ngroups; i++) {
+            free(cur->groups[i]->members.v);
+            free(cur->groups[i]);
+        }
+        free(cur->groups);
+        free(cur->subs.v);
+        lm_release(&cur->base);
+        free(cur);
+        cur = parent;
+    }
+}
+
+void tt_free(topic_tree_t *t)
+{
+    if (t == NULL)
+        return;
+    free_subtree(t->root);
+    for (size_t i = 0; i < t->rec_cap; i++) {
+        if (t->recs[i] != NULL) {
+            free(t->recs[i]->v);
+            free(t->recs[i]);
+        }
+    }
+    free(t->recs);
+    free(t->wlevels);
+    pthread_rwlock_destroy(&t->lock);
+    free(t);
+}
+
+void tt_set_share_preference(topic_tree_t *t, tt_prefer_fn prefer)
+{
+    pthread_rwlock_wrlock(&t->lock);
+    t->prefer = prefer;
+    pthread_rwlock_unlock(&t->lock);
+}
+
+/* ---- public: changes ---- */
+
+static int subscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter, uint8_t options,
+                            uint32_t sub_id, bool *replaced)
+{
+    pfilter_t pf;
+    int rc = parse_filter(t, filter, &pf);
+    if (rc != TT_OK)
+        return rc;
+    bool nomem;
+    tnode_t *n = walk(t, &pf, true, &nomem);
+    if (n == NULL)
+        return TT_ERR_NOMEM;
+    srec_t *r = rec_get(t, session);
+    if (r == NULL) {
+        prune(t, n);
+        return TT_ERR_NOMEM;
+    }
+    sgroup_t *g = NULL;
+    if (pf.group.len > 0)
+        g = group_find(n, pf.group);
+    /* Replace in place if the session already has this subscription. */
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (r->v[i].node == n && r->v[i].group == g && (g != NULL || pf.group.len == 0)) {
+            entry_t *e = item_entry(&r->v[i]);
+            e->opts = options;
+            e->sub_id = sub_id;
+            *replaced = true;
+            return TT_OK;
+        }
+    }
+    bool new_group = false;
+    if (pf.group.len > 0 && g == NULL) {
+        g = group_add(n, pf.group);
+        if (g == NULL)
+            goto nomem;
+        new_group = true;
+    }
+    entvec_t *vec = g ? &g->members : &n->subs;
+    if (entvec_reserve(vec) != 0 || rec_reserve(r) != 0) {
+        if (new_group)
+            group_drop(n, g);
+        goto nomem;
+    }
+    entry_t *e = &vec->v[vec->n];
+    e->session = session;
+    e->rec = r;
+    e->rec_idx = r->n;
+    e->sub_id = sub_id;
+    e->opts = options;
+    e->multi = false;
+    r->v[r->n].node = n;
+    r->v[r->n].group = g;
+    r->v[r->n].idx = vec->n;
+    vec->n++;
+    r->n++;
+    t->subs++;
+    if (g == NULL) {
+        r->nplain++;
+        if (r->nplain > 2)
+            e->multi = true;
+        else
+            rec_update_multi(r);
+    }
+    return TT_OK;
+
+nomem:
+    if (r->n == 0)
+        rec_drop(t, r);
+    prune(t, n);
+    return TT_ERR_NOMEM;
+}
+
+int tt_subscribe(topic_tree_t *t, void *session, mqtt_bytes_t filter, uint8_t options,
+                 uint32_t sub_id, bool *replaced)
+{
+    bool dummy;
+    if (replaced == NULL)
+        replaced = &dummy;
+    *replaced = false;
+    if (session == NULL)
+        return TT_ERR_FILTER;
+    pthread_rwlock_wrlock(&t->lock);
+    int rc = subscribe_locked(t, session, filter, options, sub_id, replaced);
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+static int unsubscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter)
+{
+    pfilter_t pf;
+    int rc = parse_filter(t, filter, &pf);
+    if (rc != TT_OK)
+        return rc;
+    bool nomem;
+    tnode_t *n = walk(t, &pf, false, &nomem);
+    srec_t *r = rec_find(t, session);
+    if (n == NULL || r == NULL)
+        return TT_ERR_NOT_FOUND;
+    sgroup_t *g = NULL;
+    if (pf.group.len > 0 && (g = group_find(n, pf.group)) == NULL)
+        return TT_ERR_NOT_FOUND;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (r->v[i].node == n && r->v[i].group == g) {
+            remove_item(t, r, i);
+            if (r->n == 0)
+                rec_drop(t, r);
+            return TT_OK;
+        }
+    }
+    return TT_ERR_NOT_FOUND;
+}
+
+int tt_unsubscribe(topic_tree_t *t, void *session, mqtt_bytes_t filter)
+{
+    pthread_rwlock_wrlock(&t->lock);
+    int rc = unsubscribe_locked(t, session, filter);
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+size_t tt_remove_session(topic_tree_t *t, void *session)
+{
+    size_t removed = 0;
+    pthread_rwlock_wrlock(&t->lock);
+    srec_t *r = rec_find(t, session);
+    if (r != NULL) {
+        removed = r->n;
+        while (r->n > 0)
+            remove_item(t, r, r->n - 1);
+        rec_drop(t, r);
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return removed;
+}
+
+size_t tt_subscription_count(topic_tree_t *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    size_t n = t->subs;
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
+size_t tt_node_count(topic_tree_t *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    size_t n = t->nodes;
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
+/* ---- public: matching ---- */
+
+enum { SC_LEVELS, SC_STACK, SC_PENDING, SC_IDOFF };
+
+typedef struct {
+    const tnode_t *node;
+    size_t depth;
+} frame_t;
+
+typedef struct {
+    tt_matches_t *out;
+    const void *publisher;
+    tt_prefer_fn prefer;
+    size_t npending;
+} mctx_t;
+
+void tt_matches_init(tt_matches_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void tt_matches_free(tt_matches_t *m)
+{
+    free(m->v);
+    free(m->ids);
+    for (int i = 0; i < 4; i++)
+        free(m->scratch[i]);
+    memset(m, 0, sizeof *m);
+}
+
+/* Appends a result; its identifiers follow in out->ids from *idoff. */
+static tt_match_t *emit(tt_matches_t *out, void *session, uint8_t qos, bool rap, bool shared)
+{
+    if (grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v) != 0 ||
+        grow(&out->scratch[SC_IDOFF], &out->scratch_cap[SC_IDOFF], out->n + 1, sizeof(size_t)) !=
+            0)
+        return NULL;
+    ((size_t *)out->scratch[SC_IDOFF])[out->n] = out->ids_n;
+    tt_match_t *m = &out->v[out->n++];
+    m->session = session;
+    m->sub_ids = NULL;
+    m->sub_id_count = 0;
+    m->qos = qos;
+    m->retain_as_published = rap;
+    m->shared = shared;
+    return m;
+}
+
+static int add_id(tt_matches_t *out, tt_match_t *m, uint32_t id)
+{
+    if (id == 0)
+        return 0;
+    if (grow((void **)&out->ids, &out->ids_cap, out->ids_n + 1, sizeof *out->ids) != 0)
+        return -1;
+    out->ids[out->ids_n++] = id;
+    m->sub_id_count++;
+    return 0;
+}
+
+static int emit_entry(tt_matches_t *out, const entry_t *e, bool shared)
+{
+    tt_match_t *m = emit(out, e->session, (uint8_t)MQTT_SUBOPT_QOS(e->opts),
+                         (e->opts & MQTT_SUBOPT_RETAIN_AS_PUB) != 0, shared);
+    if (m == NULL)
+        return -1;
+    return add_id(out, m, e->sub_id);
+}
+
+static int pick_shared(mctx_t *c, sgroup_t *g)
+{
+    uint32_t n = g->members.n;
+    uint32_t start = atomic_fetch_add_explicit(&g->rr, 1, memory_order_relaxed);
+    uint32_t pick = start % n;
+    if (c->prefer != NULL && !c->prefer(g->members.v[pick].session)) {
+        for (uint32_t j = 1; j < n; j++) {
+            uint32_t k = (start + j) % n;
+            if (c->prefer(g->members.v[k].session)) {
+                pick = k;
+                /* Continue after the chosen member, so the one behind an
+                 * offline member does not get a double share. */
+                atomic_store_explicit(&g->rr, start + j + 1, memory_order_relaxed);
+                break;
+            }
+        }
+    }
+    return emit_entry(c->out, &g->members.v[pick], true);
+}
+
+static int visit_node(mctx_t *c, const tnode_t *n)
+{
+    tt_matches_t *out = c->out;
+    for (uint32_t i = 0; i < n->subs.n; i++) {
+        const entry_t *e = &n->subs.v[i];
+        if ((e->opts & MQTT_SUBOPT_NO_LOCAL) && e->session == c->publisher)
+            continue;
+        if (!e->multi) {
+            if (emit_entry(out, e, false) != 0)
+                return -1;
+            continue;
+        }
+        if (grow(&out->scratch[SC_PENDING], &out->scratch_cap[SC_PENDING], c->npending + 1,
+                 sizeof(entry_t *)) != 0)
+            return -1;
+        ((const entry_t **)out->scratch[SC_PENDING])[c->npending++] = e;
+    }
+    for (uint32_t i = 0; i < n->ngroups; i++)
+        if (pick_shared(c, n->groups[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static int cmp_entry_session(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)(*(const entry_t *const *)a)->session;
+    uintptr_t y = (uintptr_t)(*(const entry_t *const *)b)->session;
+    return x < y ? -1 : x > y;
+}
+
+/* Merges the pending entries of sessions with several subscriptions. */
+static int merge_pending(mctx_t *c)
+{
+    const entry_t **p = c->out->scratch[SC_PENDING];
+    size_t n = c->npending;
+    if (n > 1)
+        qsort(p, n, sizeof *p, cmp_entry_session);
+    for (size_t i = 0; i < n;) {
+        const entry_t *e = p[i];
+        tt_match_t *m = emit(c->out, e->session, 0, false, false);
+        if (m == NULL)
+            return -1;
+        for (; i < n && p[i]->session == e->session; i++) {
+            uint8_t q = (uint8_t)MQTT_SUBOPT_QOS(p[i]->opts);
+            if (q > m->qos)
+                m->qos = q;
+            if (p[i]->opts & MQTT_SUBOPT_RETAIN_AS_PUB)
+                m->retain_as_published = true;
+            if (add_id(c->out, m, p[i]->sub_id) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int match_locked(topic_tree_t *t, mqtt_bytes_t topic, mctx_t *c)
+{
+    tt_matches_t *out = c->out;
+    lm_level_t *levels = out->scratch[SC_LEVELS];
+    long nlev = lm_split(t->seed, (const char *)topic.data, topic.len, &levels,
+                         &out->scratch_cap[SC_LEVELS]);
+    out->scratch[SC_LEVELS] = levels;
+    if (nlev < 0)
+        return -1;
+    const char *s = (const char *)topic.data;
+    bool dollar = topic.len > 0 && s[0] == '$';
+
+    size_t sp = 0;
+    if (grow(&out->scratch[SC_STACK], &out->scratch_cap[SC_STACK], 1, sizeof(frame_t)) != 0)
+        return -1;
+    frame_t *stack = out->scratch[SC_STACK];
+    stack[sp++] = (frame_t){t->root, 0};
+    while (sp > 0) {
+        frame_t f = stack[--sp];
+        const tnode_t *n = f.node;
+        bool wild_ok = !(dollar && f.depth == 0);
+        if (n->hash != NULL && wild_ok && visit_node(c, n->hash) != 0)
+            return -1;
+        if (f.depth == (size_t)nlev) {
+            if (visit_node(c, n) != 0)
+                return -1;
+            continue;
+        }
+        const lm_level_t *l = &levels[f.depth];
+        const tnode_t *exact = (const tnode_t *)lm_find(&n->base, s + l->off, l->len, l->hash);
+        const tnode_t *plus = wild_ok ? n->plus : NULL;
+        if (exact == NULL && plus == NULL)
+            continue;
+        if (grow(&out->scratch[SC_STACK], &out->scratch_cap[SC_STACK], sp + 2, sizeof(frame_t)) !=
+            0)
+            return -1;
+        stack = out->scratch[SC_STACK];
+        if (exact != NULL)
+            stack[sp++] = (frame_t){exact, f.depth + 1};
+        if (plus != NULL)
+            stack[sp++] = (frame_t){plus, f.depth + 1};
+    }
+    return merge_pending(c);
+}
+
+int tt_match(topic_tree_t *t, mqtt_bytes_t topic, const void *publisher, tt_matches_t *out,
+             tt_visit_fn visit, void *arg)
+{
+    out->n = 0;
+    out->ids_n = 0;
+    mctx_t c = {.out = out, .publisher = publisher, .npending = 0};
+    pthread_rwlock_rdlock(&t->lock);
+    c.prefer = t->prefer;
+    if (match_locked(t, topic, &c) != 0) {
+        pthread_rwlock_unlock(&t->lock);
+        out->n = 0;
+        out->ids_n = 0;
+        return TT_ERR_NOMEM;
+    }
+    const size_t *idoff = out->scratch[SC_IDOFF];
+    for (size_t i = 0; i < out->n; i++)
+        out->v[i].sub_ids = out->v[i].sub_id_count ? out->ids + idoff[i] : NULL;
+    if (visit != NULL)
+        for (size_t i = 0; i < out->n; i++)
+            visit(arg, &out->v[i]);
+    pthread_rwlock_unlock(&t->lock);
+    return (int)out->n;
+}
