@@ -317,7 +317,8 @@ static int parse_filter(topic_tree_t *t, mqtt_bytes_t filter, pfilter_t *pf)
     if (filter.len >= 7 && memcmp(filter.data, "$share/", 7) == 0) {
         if (!tt_filter_is_shared(filter, &pf->group, &pf->inner))
             return TT_ERR_FILTER;
-        if (memchr(pf->group.data, '+', pf->group.len) || memchr(pf->group.data, '#', pf->group.len))
+        if (memchr(pf->group.data, '+', pf->group.len) ||
+            memchr(pf->group.data, '#', pf->group.len))
             return TT_ERR_FILTER;
     }
     const char *s = (const char *)pf->inner.data;
@@ -352,8 +353,8 @@ static tnode_t *walk(topic_tree_t *t, const pfilter_t *pf, bool create, bool *no
     for (long i = 0; i < pf->nlev; i++) {
         const lm_level_t *l = &t->wlevels[i];
         tnode_t **special = level_is(s, l, '+') ? &n->plus : level_is(s, l, '#') ? &n->hash : NULL;
-        tnode_t *next = special ? *special
-                                : (tnode_t *)lm_find(&n->base, s + l->off, l->len, l->hash);
+        tnode_t *next =
+            special ? *special : (tnode_t *)lm_find(&n->base, s + l->off, l->len, l->hash);
         if (next == NULL) {
             if (!create)
                 return NULL;
@@ -717,8 +718,7 @@ void tt_matches_free(tt_matches_t *m)
 static tt_match_t *emit(tt_matches_t *out, void *session, uint8_t qos, bool rap, bool shared)
 {
     if (grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v) != 0 ||
-        grow(&out->scratch[SC_IDOFF], &out->scratch_cap[SC_IDOFF], out->n + 1, sizeof(size_t)) !=
-            0)
+        grow(&out->scratch[SC_IDOFF], &out->scratch_cap[SC_IDOFF], out->n + 1, sizeof(size_t)) != 0)
         return NULL;
     ((size_t *)out->scratch[SC_IDOFF])[out->n] = out->ids_n;
     tt_match_t *m = &out->v[out->n++];

@@ -126,8 +126,8 @@ TEST(invalid_filters)
 {
     topic_tree_t *t = tt_new();
     CHECK(t != NULL);
-    const char *bad[] = {"a/#/b", "a+", "a/b#", "+a/b", "#/a", "$share/g", "$share//a",
-                         "$share/g/", "$share/g+/a", "$share/#/a", ""};
+    const char *bad[] = {"a/#/b",     "a+",        "a/b#",        "+a/b",       "#/a", "$share/g",
+                         "$share//a", "$share/g/", "$share/g+/a", "$share/#/a", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK_EQ_INT(sub(t, 0, bad[i], 0, 0), TT_ERR_FILTER);
     CHECK_EQ_INT(tt_subscription_count(t), 0);
@@ -458,9 +458,8 @@ TEST(random_cross_check)
         qos[i] = (uint8_t)rnd(3);
         bool replaced;
         CHECK(mqtt_topic_filter_valid(B(filters[i])));
-        CHECK_EQ_INT(tt_subscribe(t, S(owner[i]), B(filters[i]), qos[i], (uint32_t)i + 1,
-                                  &replaced),
-                     TT_OK);
+        CHECK_EQ_INT(
+            tt_subscribe(t, S(owner[i]), B(filters[i]), qos[i], (uint32_t)i + 1, &replaced), TT_OK);
         if (replaced) {
             /* Same session, same filter: the older one is gone. */
             for (int j = 0; j < i; j++)
@@ -512,8 +511,8 @@ typedef struct {
     long matches;
 } worker_t;
 
-static const char *const mt_filters[] = {"m/+/x", "m/#", "m/a/x", "$share/g/m/+/x", "+/a/#",
-                                         "m/b/+"};
+static const char *const mt_filters[] = {"m/+/x",          "m/#",   "m/a/x",
+                                         "$share/g/m/+/x", "+/a/#", "m/b/+"};
 static const char *const mt_topics[] = {"m/a/x", "m/b/x", "m/b/y", "q/a/z", "m"};
 
 static void *reader(void *arg)
