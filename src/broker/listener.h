@@ -1,0 +1,45 @@
+/*
+ * Listening sockets. Each listener has one socket per worker, all bound to
+ * the same address with SO_REUSEPORT, so the kernel spreads new
+ * connections over the workers and no thread hands sockets to another.
+ */
+#ifndef MIDGE_BROKER_LISTENER_H
+#define MIDGE_BROKER_LISTENER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    /* Numeric address or host name ("127.0.0.1", "::1", "localhost");
+     * NULL binds every address of both families (Mosquitto's "listener
+     * 1883" with no address). */
+    const char *host;
+    uint16_t port;       /* 0 picks a free port (tests); see listener_t.port */
+    int max_connections; /* < 0: unlimited */
+    bool tcp_nodelay;    /* Mosquitto's set_tcp_nodelay */
+    /* A bind failure is logged and the listener skipped instead of being
+     * fatal: used for the default ::1 listener on hosts without IPv6. */
+    bool optional;
+    void *user; /* the protocol layer's per-listener settings */
+} listener_spec_t;
+
+typedef struct listener {
+    listener_spec_t spec;
+    uint16_t port; /* the bound port (differs from spec.port when 0) */
+    int family;    /* AF_INET or AF_INET6 */
+    char addr[64]; /* bound address for logs: "127.0.0.1:1883" */
+    int *fds;      /* one listening socket per worker; -1 once closed */
+    unsigned nfds;
+    atomic_int conn_count; /* open connections, for max_connections */
+} listener_t;
+
+/* Binds spec on `nworkers` sockets. Returns 0; -1 with an error logged
+ * (nothing left open). */
+int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers);
+void listener_close(listener_t *l);
+
+/* Socket options applied to accepted sockets. */
+int set_tcp_nodelay(int fd, bool on);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * Private to the network layer (conn.c, worker.c, timer.c, server.c):
+ * the worker's state and the calls between those files. The protocol layer
+ * uses worker.h and conn.h only.
+ */
+#ifndef MIDGE_BROKER_NET_INTERNAL_H
+#define MIDGE_BROKER_NET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "loop.h"
+#include "timer.h"
+#include "worker.h"
+
+/* Bytes read per read(2) into the worker's scratch buffer, and reads per
+ * connection per wake-up: a fast sender cannot starve the others (the
+ * level-triggered backend reports it again next iteration). */
+#define NET_READ_CHUNK  (64u * 1024u)
+#define NET_READ_ROUNDS 4
+
+/* conn->flags */
+#define CONN_F_CLOSING  0x01u /* on the close list */
+#define CONN_F_DIRTY    0x02u /* on the flush list */
+#define CONN_F_WANT_OUT 0x04u /* registered for writability */
+#define CONN_F_ACCEPTED 0x08u /* on_accept kept it: on_close is owed */
+#define CONN_F_AGAIN    0x10u /* conn_want_flush during on_flush */
+#define CONN_F_IN_FLUSH 0x20u /* on_flush is running */
+
+typedef struct job job_t;
+
+/* One listening socket of one listener, polled by one worker. */
+typedef struct {
+    worker_t *worker;
+    listener_t *listener;
+    int fd;
+    bool paused; /* out of descriptors: not polled until `resume` fires */
+    wtimer_t resume;
+} worker_listener_t;
+
+struct worker {
+    unsigned id;
+    server_t *server;
+    broker_proto_t proto;
+    ev_backend_t *ev;
+    int wake_fd; /* eventfd: inbox posts and stop requests */
+    uint64_t now_ms;
+    wtimer_heap_t timers;
+    atomic_bool stop_requested;
+    bool started; /* on_worker_start ran */
+    bool stopping;
+    void *proto_data;
+    uint8_t *scratch; /* NET_READ_CHUNK bytes: every read lands here first */
+
+    conn_t *conns; /* all connections, for shutdown */
+    unsigned nconns;
+    conn_t *dirty_head, *dirty_tail;
+    conn_t *close_head, *close_tail;
+
+    pthread_mutex_t inbox_lock;
+    job_t *inbox_head, *inbox_tail;
+
+    worker_listener_t **listeners;
+    size_t nlisteners;
+};
+
+/* conn.c, called by worker.c */
+conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct sockaddr *peer,
+                    socklen_t peer_len);
+void conn_on_readable(conn_t *c);
+void conn_on_writable(conn_t *c);
+/* on_flush + write; called for each connection on the flush list. */
+void conn_flush(conn_t *c);
+/* The end of a closing connection: last write, on_close, free. */
+void conn_destroy(conn_t *c);
+
+/* worker.c, called by conn.c */
+void worker_mark_dirty(worker_t *w, conn_t *c);
+void worker_unmark_dirty(worker_t *w, conn_t *c);
+void worker_mark_closing(worker_t *w, conn_t *c);
+void worker_unlink_conn(worker_t *w, conn_t *c);
+
+/* server.c: runs the jobs queued on w so far; true if there were any. */
+bool worker_run_inbox(worker_t *w);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * The broker's network side as a whole: listeners, worker threads, signal
+ * handling. main.c does:
+ *
+ *   server_config_t cfg;
+ *   server_config_init(&cfg);
+ *   server_config_from_options(&cfg, &opt);   // or listeners from -c
+ *   server_t *s = server_create(&cfg, &proto_ops);
+ *   if (!s || server_start(s) != 0) exit(1);  // bind errors are logged
+ *   server_run(s);                            // until SIGINT/SIGTERM
+ *   server_destroy(s);
+ *
+ * Tests run the same without signals: server_start, then server_stop()
+ * from any thread and server_run() returns.
+ */
+#ifndef MIDGE_BROKER_SERVER_H
+#define MIDGE_BROKER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "listener.h"
+#include "options.h"
+#include "proto_ops.h"
+#include "worker.h"
+
+#define SERVER_MAX_LISTENERS 32
+
+typedef struct {
+    listener_spec_t listeners[SERVER_MAX_LISTENERS];
+    size_t listener_count;
+    unsigned threads; /* 0: one per online core */
+    /* Block SIGINT/SIGTERM/SIGHUP in every thread and take them in
+     * server_run (SIGINT/SIGTERM stop, SIGHUP calls on_reload). Tests leave
+     * it false. SIGPIPE is ignored either way. */
+    bool handle_signals;
+} server_config_t;
+
+void server_config_init(server_config_t *cfg);
+/* Appends a listener; -1 if SERVER_MAX_LISTENERS are already set. */
+int server_config_add_listener(server_config_t *cfg, const listener_spec_t *spec);
+/* Mosquitto's behaviour without a config file: 127.0.0.1 and ::1 (the
+ * latter optional) on each -p port, default 1883; threads from --threads;
+ * handle_signals on. */
+int server_config_from_options(server_config_t *cfg, const broker_options_t *opt);
+
+server_t *server_create(const server_config_t *cfg, const broker_proto_t *proto);
+/* Binds every listener and starts the workers; connections are accepted
+ * when it returns. Returns 0, or -1 after logging why (nothing running). */
+int server_start(server_t *s);
+/* Blocks until SIGINT/SIGTERM (with handle_signals) or server_stop(); then
+ * stops the workers, each closing its connections, and joins them. */
+int server_run(server_t *s);
+/* Any thread, or a signal handler: makes server_run return promptly. */
+void server_stop(server_t *s);
+/* Frees everything; stops and joins the workers first if still running. */
+void server_destroy(server_t *s);
+
+unsigned server_worker_count(const server_t *s);
+worker_t *server_worker(const server_t *s, unsigned i);
+size_t server_listener_count(const server_t *s);
+const listener_t *server_listener(const server_t *s, size_t i);
+
+#endif
