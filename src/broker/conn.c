@@ -46,8 +46,7 @@ static void peer_to_string(conn_t *c, const struct sockaddr *sa, socklen_t len)
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in->sin_addr, c->peer_host, sizeof c->peer_host);
         c->peer_port = ntohs(in->sin_port);
-    } else if (sa && sa->sa_family == AF_INET6 &&
-               len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+    } else if (sa && sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_host, sizeof c->peer_host);
         c->peer_port = ntohs(in6->sin6_port);
@@ -137,8 +136,8 @@ static bool admit(conn_t *c, size_t len)
     if (c->flags & CONN_F_CLOSING)
         return false;
     if (len > c->out_limit || c->out_bytes > c->out_limit - len) {
-        mlog(MLOG_NOTICE, "Client %s:%u: output queue over %zu bytes, disconnecting.",
-             c->peer_host, c->peer_port, c->out_limit);
+        mlog(MLOG_NOTICE, "Client %s:%u: output queue over %zu bytes, disconnecting.", c->peer_host,
+             c->peer_port, c->out_limit);
         conn_close(c, CONN_CLOSE_OUTPUT_LIMIT);
         return false;
     }
@@ -265,7 +264,7 @@ static void consume(conn_t *c, size_t n)
 }
 
 /* Writes as much of the queue as the socket takes. Returns false if the
- * connection failed (and was marked closing). */
+ * socket failed; the caller decides what that means. */
 static bool write_out(conn_t *c)
 {
     /* Bounded: each round either empties up to OUT_IOV chunks or stops at
@@ -294,10 +293,7 @@ static bool write_out(conn_t *c)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return true;
-            conn_close(c, CONN_CLOSE_IO_ERROR);
-            return false;
+            return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         consume(c, (size_t)w);
         if ((size_t)w < want)
@@ -318,8 +314,10 @@ void conn_flush(conn_t *c)
     }
     if (c->flags & CONN_F_CLOSING)
         return;
-    if (!write_out(c))
+    if (!write_out(c)) {
+        conn_close(c, CONN_CLOSE_IO_ERROR);
         return;
+    }
     if (c->out_head) {
         /* The socket is full: wait for writability rather than spin, even
          * if on_flush has more to give. */
@@ -542,9 +540,7 @@ void conn_destroy(conn_t *c)
         c->out_head) {
         /* A last write without on_flush: what the protocol layer queued
          * before closing (CONNACK with an error, DISCONNECT). */
-        c->flags &= ~CONN_F_CLOSING;
         write_out(c);
-        c->flags |= CONN_F_CLOSING;
     }
     if (c->flags & CONN_F_ACCEPTED && w->proto.on_close)
         w->proto.on_close(w->proto.ctx, c, c->close_reason);

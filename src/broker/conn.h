@@ -63,9 +63,9 @@ struct conn {
     size_t out_bytes;
     unsigned flags;
     conn_close_reason_t close_reason;
-    conn_t *next, *prev; /* the worker's list of all its connections */
+    conn_t *next, *prev;             /* the worker's list of all its connections */
     conn_t *dirty_next, *dirty_prev; /* the worker's flush list */
-    conn_t *close_next;  /* the worker's close list */
+    conn_t *close_next;              /* the worker's close list */
 };
 
 /* Queues a copy of data. Returns 0, or -1 if the connection is closing or

@@ -152,9 +152,9 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
             struct sockaddr_storage bound;
             socklen_t blen = sizeof bound;
             if (getsockname(l->fds[0], (struct sockaddr *)&bound, &blen) == 0)
-                l->port = ntohs(bound.ss_family == AF_INET
-                                    ? ((struct sockaddr_in *)&bound)->sin_port
-                                    : ((struct sockaddr_in6 *)&bound)->sin6_port);
+                l->port =
+                    ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                     : ((struct sockaddr_in6 *)&bound)->sin6_port);
             else
                 l->port = spec->port;
             set_port(sa, l->port);

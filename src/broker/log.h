@@ -12,6 +12,7 @@
 /* Ordered by verbosity: a message is printed when its level is <= the
  * configured maximum. */
 typedef enum {
+    MLOG_NONE = -1, /* as a maximum: print nothing (tests) */
     MLOG_ERROR = 0,
     MLOG_WARNING = 1,
     MLOG_NOTICE = 2,

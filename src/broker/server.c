@@ -47,8 +47,8 @@ int server_config_from_options(server_config_t *cfg, const broker_options_t *opt
     size_t nports = opt->port_count ? opt->port_count : 1;
     for (size_t i = 0; i < nports; i++) {
         uint16_t port = opt->port_count ? opt->ports[i] : 1883;
-        listener_spec_t v4 = {.host = "127.0.0.1", .port = port, .max_connections = -1,
-                              .tcp_nodelay = true};
+        listener_spec_t v4 = {
+            .host = "127.0.0.1", .port = port, .max_connections = -1, .tcp_nodelay = true};
         listener_spec_t v6 = v4;
         v6.host = "::1";
         v6.optional = true;
@@ -97,8 +97,9 @@ static int block_signals(server_t *s)
 
 static void stop_threads(server_t *s)
 {
-    for (unsigned i = 0; i < s->nworkers; i++)
-        worker_request_stop(s->workers[i]);
+    for (unsigned i = 0; i < s->nworkers && s->workers; i++)
+        if (s->workers[i])
+            worker_request_stop(s->workers[i]);
     for (unsigned i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
     s->nthreads = 0;
@@ -123,8 +124,8 @@ int server_start(server_t *s)
             return -1;
         }
         s->nlisteners++;
-        mlog(MLOG_NOTICE, "Opening %s listen socket on %s.", l->family == AF_INET6 ? "ipv6" : "ipv4",
-             l->addr);
+        mlog(MLOG_NOTICE, "Opening %s listen socket on %s.",
+             l->family == AF_INET6 ? "ipv6" : "ipv4", l->addr);
     }
     if (s->nlisteners == 0) {
         mlog(MLOG_ERROR, "Error: no listener could be opened.");
