@@ -28,9 +28,9 @@ typedef struct {
     int refuse;
     uint32_t max_packet;
     size_t out_limit;
-    const char *reply;          /* written on every packet */
-    int close_after_reply;      /* conn_close(BY_PROTO) after the reply */
-    const char *error_reply;    /* written in on_protocol_error */
+    const char *reply;       /* written on every packet */
+    int close_after_reply;   /* conn_close(BY_PROTO) after the reply */
+    const char *error_reply; /* written in on_protocol_error */
     size_t in_cap_at_error;
     int flush_items, flush_per_call; /* on_flush writes this many, in batches */
     conn_t *conn;
@@ -249,7 +249,8 @@ TEST(stream_split_at_random_points)
     size_t n = 0;
     srand(3);
     for (int i = 0; i < COUNT; i++) {
-        uint32_t sz = i % 10 == 9 ? 100000u + (uint32_t)(rand() % 200000) : (uint32_t)(rand() % 600);
+        uint32_t sz =
+            i % 10 == 9 ? 100000u + (uint32_t)(rand() % 200000) : (uint32_t)(rand() % 600);
         sizes[i] = sz;
         n += make_packet(stream + n, MQTT_PUBLISH, sz, (uint8_t)i);
     }

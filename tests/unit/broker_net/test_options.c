@@ -28,7 +28,8 @@ TEST(no_arguments_runs_with_defaults)
 TEST(ports_repeat_and_other_options)
 {
     broker_options_t o;
-    char *argv[] = {"midge", "-p", "1884", "-c", "x.conf", "-p", "1885", "-v", "--threads", "3", "-d"};
+    char *argv[] = {"midge", "-p", "1884",      "-c", "x.conf", "-p",
+                    "1885",  "-v", "--threads", "3",  "-d"};
     CHECK_EQ_INT(parse(&o, 11, argv), OPTIONS_RUN);
     CHECK_EQ_INT(o.port_count, 2);
     CHECK_EQ_INT(o.ports[0], 1884);
