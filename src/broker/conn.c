@@ -133,7 +133,7 @@ static void chunk_append(conn_t *c, out_chunk_t *k)
  * memory. */
 static bool admit(conn_t *c, size_t len)
 {
-    if (c->flags & CONN_F_CLOSING)
+    if ((c->flags & (CONN_F_CLOSING | CONN_F_FINAL)) == CONN_F_CLOSING)
         return false;
     if (len > c->out_limit || c->out_bytes > c->out_limit - len) {
         mlog(MLOG_NOTICE, "Client %s:%u: output queue over %zu bytes, disconnecting.", c->peer_host,
@@ -536,17 +536,26 @@ static void drain_input(int fd, uint8_t *scratch)
 void conn_destroy(conn_t *c)
 {
     worker_t *w = c->worker;
-    if (c->close_reason != CONN_CLOSE_PEER && c->close_reason != CONN_CLOSE_IO_ERROR &&
-        c->out_head) {
-        /* A last write without on_flush: what the protocol layer queued
-         * before closing (CONNACK with an error, DISCONNECT). */
+    /* Whether the socket can still carry a last packet: not after the
+     * peer left or the socket failed, and not when the queue is what
+     * overflowed. */
+    bool usable = c->close_reason != CONN_CLOSE_PEER && c->close_reason != CONN_CLOSE_IO_ERROR &&
+                  c->close_reason != CONN_CLOSE_OUTPUT_LIMIT;
+    if (c->flags & CONN_F_ACCEPTED && w->proto.on_close) {
+        if (usable)
+            c->flags |= CONN_F_FINAL;
+        w->proto.on_close(w->proto.ctx, c, c->close_reason);
+        c->flags &= ~CONN_F_FINAL;
+    }
+    if (usable && c->out_head) {
+        /* One last nonblocking write, without on_flush: what the protocol
+         * layer queued before or while closing (CONNACK with an error,
+         * DISCONNECT). */
         write_out(c);
     }
-    if (c->flags & CONN_F_ACCEPTED && w->proto.on_close)
-        w->proto.on_close(w->proto.ctx, c, c->close_reason);
     worker_unmark_dirty(w, c);
     ev_del(w->ev, c->fd);
-    if (c->close_reason != CONN_CLOSE_PEER && c->close_reason != CONN_CLOSE_IO_ERROR) {
+    if (usable) {
         shutdown(c->fd, SHUT_WR);
         drain_input(c->fd, w->scratch);
     }

@@ -94,8 +94,9 @@ size_t conn_out_bytes(const conn_t *c);
  * another worker). */
 void conn_want_flush(conn_t *c);
 
-/* Closes the connection at the loop's safe point: no more on_packet; queued
- * output gets one last nonblocking write; then on_close(reason) and free.
+/* Closes the connection at the loop's safe point: no more on_packet or
+ * on_flush; then on_close(reason) (which may queue a last packet); queued
+ * output gets one last nonblocking write; the socket is closed and freed.
  * Safe to call from any callback and more than once (the first reason is
  * kept). */
 void conn_close(conn_t *c, conn_close_reason_t reason);

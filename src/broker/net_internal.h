@@ -28,6 +28,7 @@
 #define CONN_F_ACCEPTED 0x08u /* on_accept kept it: on_close is owed */
 #define CONN_F_AGAIN    0x10u /* conn_want_flush during on_flush */
 #define CONN_F_IN_FLUSH 0x20u /* on_flush is running */
+#define CONN_F_FINAL    0x40u /* in on_close with a usable socket: writes allowed */
 
 typedef struct job job_t;
 

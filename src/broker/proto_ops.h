@@ -60,9 +60,12 @@ typedef struct broker_proto {
     void (*on_flush)(void *ctx, conn_t *conn);
 
     /* The connection is going away: called once per accepted connection
-     * (unless on_accept refused it), at the loop's safe point, after a
-     * last best-effort flush of its output. conn->fd is still open but
-     * writes are discarded. Release conn->proto here. */
+     * (unless on_accept refused it), at the loop's safe point. No
+     * on_packet or on_flush follows. If the socket is still usable
+     * (reasons PROTOCOL, BY_PROTO, SHUTDOWN, NOMEM) conn_write works here
+     * for a last packet, e.g. a v5 DISCONNECT 0x8B at SHUTDOWN; what is
+     * queued then gets one nonblocking write before the socket is closed.
+     * Release conn->proto here. */
     void (*on_close)(void *ctx, conn_t *conn, conn_close_reason_t reason);
 
     /* Per-worker hooks, on the worker's thread. on_worker_tick runs once

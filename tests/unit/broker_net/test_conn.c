@@ -33,6 +33,8 @@ typedef struct {
     const char *error_reply; /* written in on_protocol_error */
     size_t in_cap_at_error;
     int flush_items, flush_per_call; /* on_flush writes this many, in batches */
+    const char *close_reply;         /* written in on_close */
+    int close_write_rc;
     conn_t *conn;
 } dbl_t;
 
@@ -100,6 +102,8 @@ static void d_close(void *ctx, conn_t *c, conn_close_reason_t reason)
     dbl_t *d = ctx;
     d->closes++;
     d->reason = reason;
+    if (d->close_reply)
+        d->close_write_rc = conn_write(c, d->close_reply, strlen(d->close_reply));
     if (d->conn == c)
         d->conn = NULL;
 }
@@ -557,6 +561,29 @@ TEST(shutdown_closes_every_connection)
     teardown();
 }
 
+TEST(on_close_can_send_a_last_packet_when_the_socket_is_usable)
+{
+    CHECK(setup());
+    D.close_reply = "\xe0\x01\x8b";
+    worker_shutdown(W);
+    CHECK_EQ_INT(D.closes, 1);
+    CHECK_EQ_INT(D.close_write_rc, 0);
+    uint8_t got[3];
+    CHECK(read(peer, got, 3) == 3);
+    CHECK_MEM(got, "\xe0\x01\x8b", 3);
+    CHECK(peer_sees_eof());
+    teardown();
+
+    CHECK(setup());
+    D.close_reply = "x";
+    close(peer);
+    peer = -1;
+    CHECK(run_until(&D.closes, 1));
+    CHECK_EQ_INT(D.reason, CONN_CLOSE_PEER);
+    CHECK_EQ_INT(D.close_write_rc, -1);
+    teardown();
+}
+
 /* ---- inbox and timers ---- */
 
 static int job_next, job_bad;
@@ -655,6 +682,7 @@ int main(void)
     RUN(on_flush_is_called_until_it_has_nothing_left);
     RUN(refused_connection_gets_no_on_close);
     RUN(shutdown_closes_every_connection);
+    RUN(on_close_can_send_a_last_packet_when_the_socket_is_usable);
     RUN(posts_from_another_thread_run_in_order);
     RUN(timers_fire_in_order_and_stopped_ones_do_not);
     return TEST_REPORT();
