@@ -12,7 +12,7 @@
 
 static char tf_dir[1024];
 
-static void tf_setup(const char *prefix)
+static inline void tf_setup(const char *prefix)
 {
     char cwd[900];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
@@ -24,7 +24,7 @@ static void tf_setup(const char *prefix)
     }
 }
 
-static char *tf_path(const char *rel)
+static inline char *tf_path(const char *rel)
 {
     size_t n = strlen(tf_dir) + 1 + strlen(rel) + 1;
     char *p = malloc(n);
@@ -36,7 +36,7 @@ static char *tf_path(const char *rel)
 }
 
 /* Writes text to <dir>/rel; returns the absolute path (free it). */
-static char *tf_write(const char *rel, const char *text)
+static inline char *tf_write(const char *rel, const char *text)
 {
     char *p = tf_path(rel);
     FILE *f = fopen(p, "w");
@@ -48,19 +48,19 @@ static char *tf_write(const char *rel, const char *text)
     return p;
 }
 
-static char *tf_mkdir(const char *rel)
+static inline char *tf_mkdir(const char *rel)
 {
     char *p = tf_path(rel);
     mkdir(p, 0700);
     return p;
 }
 
-static int tf_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int tf_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     return remove(path);
 }
 
-static void tf_cleanup(void)
+static inline void tf_cleanup(void)
 {
     nftw(tf_dir, tf_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
