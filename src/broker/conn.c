@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -82,8 +83,13 @@ bool conn_is_closing(const conn_t *c)
     return (c->flags & CONN_F_CLOSING) != 0;
 }
 
+/* Only the owning worker's thread may touch a connection; another
+ * worker's thread doing so is a race that would corrupt the queues. */
+#define ASSERT_OWNER(c) assert(!worker_current() || worker_current() == (c)->worker)
+
 void conn_close(conn_t *c, conn_close_reason_t reason)
 {
+    ASSERT_OWNER(c);
     if (c->flags & CONN_F_CLOSING)
         return;
     c->close_reason = reason;
@@ -92,6 +98,7 @@ void conn_close(conn_t *c, conn_close_reason_t reason)
 
 void conn_want_flush(conn_t *c)
 {
+    ASSERT_OWNER(c);
     if (c->flags & CONN_F_CLOSING)
         return;
     if (c->flags & CONN_F_IN_FLUSH)
@@ -133,6 +140,7 @@ static void chunk_append(conn_t *c, out_chunk_t *k)
  * memory. */
 static bool admit(conn_t *c, size_t len)
 {
+    ASSERT_OWNER(c);
     if ((c->flags & (CONN_F_CLOSING | CONN_F_FINAL)) == CONN_F_CLOSING)
         return false;
     if (len > c->out_limit || c->out_bytes > c->out_limit - len) {

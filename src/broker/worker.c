@@ -462,6 +462,7 @@ void worker_run(worker_t *w)
 {
     current_worker = w;
     w->started = true;
+    w->now_ms = mono_ms();
     if (w->proto.on_worker_start)
         w->proto.on_worker_start(w->proto.ctx, w);
     while (!atomic_load(&w->stop_requested))
