@@ -288,18 +288,42 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
     long n;
     double d;
     switch (o->id) {
-    case O_BIND: cfg->bind_address = v; break;
-    case O_CAFILE: cfg->cafile = v; break;
-    case O_CAPATH: cfg->capath = v; break;
-    case O_CERT: cfg->certfile = v; break;
-    case O_CIPHERS: cfg->ciphers = v; break;
-    case O_KEY: cfg->keyfile = v; break;
-    case O_KEYFORM: cfg->keyform = v; break;
-    case O_INSECURE: cfg->insecure = true; break;
-    case O_TLS_ALPN: cfg->tls_alpn = v; break;
-    case O_TLS_ENGINE: cfg->tls_engine = v; break;
-    case O_TLS_KPASS: cfg->tls_engine_kpass_sha1 = v; break;
-    case O_TLS_OS_CERTS: cfg->tls_use_os_certs = true; break;
+    case O_BIND:
+        cfg->bind_address = v;
+        break;
+    case O_CAFILE:
+        cfg->cafile = v;
+        break;
+    case O_CAPATH:
+        cfg->capath = v;
+        break;
+    case O_CERT:
+        cfg->certfile = v;
+        break;
+    case O_CIPHERS:
+        cfg->ciphers = v;
+        break;
+    case O_KEY:
+        cfg->keyfile = v;
+        break;
+    case O_KEYFORM:
+        cfg->keyform = v;
+        break;
+    case O_INSECURE:
+        cfg->insecure = true;
+        break;
+    case O_TLS_ALPN:
+        cfg->tls_alpn = v;
+        break;
+    case O_TLS_ENGINE:
+        cfg->tls_engine = v;
+        break;
+    case O_TLS_KPASS:
+        cfg->tls_engine_kpass_sha1 = v;
+        break;
+    case O_TLS_OS_CERTS:
+        cfg->tls_use_os_certs = true;
+        break;
     case O_TLS_VERSION:
         if (strcmp(v, "tlsv1.3") && strcmp(v, "tlsv1.2") && strcmp(v, "tlsv1.1"))
             return fail(cfg, true,
@@ -308,16 +332,26 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
                         v);
         cfg->tls_version = v;
         break;
-    case O_PSK: cfg->psk = v; break;
-    case O_PSK_IDENTITY: cfg->psk_identity = v; break;
-    case O_PROXY: cfg->proxy = v; break;
+    case O_PSK:
+        cfg->psk = v;
+        break;
+    case O_PSK_IDENTITY:
+        cfg->psk_identity = v;
+        break;
+    case O_PROXY:
+        cfg->proxy = v;
+        break;
     case O_COUNT:
         if (!parse_long(v, 1, 0x7fffffffL, &n))
             return fail(cfg, true, "Error: Invalid message count \"%s\".", v);
         cfg->msg_count = n;
         break;
-    case O_NO_CLEAN: cfg->clean_session = false; break;
-    case O_DEBUG: cfg->debug = true; break;
+    case O_NO_CLEAN:
+        cfg->clean_session = false;
+        break;
+    case O_DEBUG:
+        cfg->debug = true;
+        break;
     case O_PROPERTY: {
         (*i)++;
         int rc = tool_prop_parse(cfg, argc, argv, i);
@@ -333,7 +367,9 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
                         "Error: Invalid response topic '%s', does it contain '+' or '#'?", v);
         cfg->response_topic = v;
         break;
-    case O_EXIT_AFTER_SUB: cfg->exit_after_sub = true; break;
+    case O_EXIT_AFTER_SUB:
+        cfg->exit_after_sub = true;
+        break;
     case O_FILE:
         if (set_msg_mode(cfg, TOOL_MSG_FILE))
             return TOOL_EXIT_USAGE;
@@ -344,8 +380,11 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
             return TOOL_EXIT_USAGE;
         cfg->format = v;
         break;
-    case O_HELP: return TOOL_CFG_HELP;
-    case O_HOST: cfg->host = v; break;
+    case O_HELP:
+        return TOOL_CFG_HELP;
+    case O_HOST:
+        cfg->host = v;
+        break;
     case O_ID:
         if (cfg->id_prefix)
             return fail(cfg, true, "Error: -i and -I argument cannot be used together.");
@@ -365,8 +404,10 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
                         "inclusive.");
         cfg->keepalive = (int)n;
         break;
-    case O_URL: return apply_url(cfg, v);
-    case O_LINES: return set_msg_mode(cfg, TOOL_MSG_LINES);
+    case O_URL:
+        return apply_url(cfg, v);
+    case O_LINES:
+        return set_msg_mode(cfg, TOOL_MSG_LINES);
     case O_MESSAGE:
         if (set_msg_mode(cfg, TOOL_MSG_CMD))
             return TOOL_EXIT_USAGE;
@@ -374,34 +415,50 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
         break;
     case O_MAX_INFLIGHT:
         if (!parse_long(v, 1, 65535, &n))
-            return fail(cfg, true,
-                        "Error: Maximum inflight messages must be between 1 and 65535.");
+            return fail(cfg, true, "Error: Maximum inflight messages must be between 1 and 65535.");
         cfg->max_inflight = (unsigned)n;
         break;
-    case O_NODELAY: cfg->nodelay = true; break;
-    case O_NULL: return set_msg_mode(cfg, TOOL_MSG_NULL);
-    case O_NO_EOL: cfg->eol = false; break;
+    case O_NODELAY:
+        cfg->nodelay = true;
+        break;
+    case O_NULL:
+        return set_msg_mode(cfg, TOOL_MSG_NULL);
+    case O_NO_EOL:
+        cfg->eol = false;
+        break;
     case O_PORT:
         if (!parse_long(v, 1, 65535, &n))
             return fail(cfg, true, "Error: Invalid port given: %s", v);
         cfg->port = (int)n;
         break;
-    case O_PRETTY: cfg->pretty = true; break;
-    case O_PASSWORD: cfg->password = v; break;
+    case O_PRETTY:
+        cfg->pretty = true;
+        break;
+    case O_PASSWORD:
+        cfg->password = v;
+        break;
     case O_QOS:
         if (!parse_long(v, 0, 2, &n))
             return fail(cfg, true, "Error: Invalid QoS given: %s", v);
         cfg->qos = (int)n;
         break;
-    case O_QUIET: cfg->quiet = true; break;
-    case O_RETAIN: cfg->retain = true; break;
-    case O_NO_RETAIN: cfg->no_retain = true; break;
+    case O_QUIET:
+        cfg->quiet = true;
+        break;
+    case O_RETAIN:
+        cfg->retain = true;
+        break;
+    case O_NO_RETAIN:
+        cfg->no_retain = true;
+        break;
     case O_RANDOM_FILTER:
         if (!parse_double(v, &d) || d < 0.1 || d > 100.0)
             return fail(cfg, true, "Error: --random-filter chance must be between 0.1-100.0");
         cfg->random_filter = (int)(d * 100.0 + 0.5);
         break;
-    case O_REMOVE_RETAINED: cfg->remove_retained = true; break;
+    case O_REMOVE_RETAINED:
+        cfg->remove_retained = true;
+        break;
     case O_REPEAT:
         if (!parse_long(v, 1, 0x7fffffffL, &n))
             return fail(cfg, true, "Error: --repeat argument must be >0.");
@@ -412,10 +469,16 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
             return fail(cfg, true, "Error: --repeat-delay argument must be >=0.0.");
         cfg->repeat_delay = d;
         break;
-    case O_RETAIN_AS_PUBLISHED: cfg->retain_as_published = true; break;
-    case O_RETAINED_ONLY: cfg->retained_only = true; break;
-    case O_STDIN: return set_msg_mode(cfg, TOOL_MSG_STDIN);
-    case O_TOPIC: return add_topic(cfg, v, flag);
+    case O_RETAIN_AS_PUBLISHED:
+        cfg->retain_as_published = true;
+        break;
+    case O_RETAINED_ONLY:
+        cfg->retained_only = true;
+        break;
+    case O_STDIN:
+        return set_msg_mode(cfg, TOOL_MSG_STDIN);
+    case O_TOPIC:
+        return add_topic(cfg, v, flag);
     case O_FILTER_OUT:
         if (!tool_utf8_valid((const uint8_t *)v, strlen(v)))
             return fail(cfg, false, "Error: Malformed UTF-8 in -T argument.");
@@ -424,8 +487,12 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
                         "Error: Invalid filter topic '%s', are all '+' and '#' wildcards correct?",
                         v);
         return push_str(cfg, &cfg->filter_outs, &cfg->filter_out_count, v);
-    case O_USERNAME: cfg->username = v; break;
-    case O_UNIX: cfg->unix_path = v; break;
+    case O_USERNAME:
+        cfg->username = v;
+        break;
+    case O_UNIX:
+        cfg->unix_path = v;
+        break;
     case O_UNSUBSCRIBE:
         if (!tool_utf8_valid((const uint8_t *)v, strlen(v)))
             return fail(cfg, false, "Error: Malformed UTF-8 in -U argument.");
@@ -449,20 +516,27 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
                         v);
         cfg->protocol_given = true;
         break;
-    case O_VERBOSE: cfg->verbose = true; break;
-    case O_VERSION: return TOOL_CFG_VERSION;
+    case O_VERBOSE:
+        cfg->verbose = true;
+        break;
+    case O_VERSION:
+        return TOOL_CFG_VERSION;
     case O_TIMEOUT:
         if (!parse_long(v, 1, 0x7fffffffL, &n))
             return fail(cfg, true, "Error: Invalid timeout \"%s\".", v);
         cfg->timeout = (unsigned)n;
         break;
-    case O_WILL_PAYLOAD: cfg->will_payload = v; break;
+    case O_WILL_PAYLOAD:
+        cfg->will_payload = v;
+        break;
     case O_WILL_QOS:
         if (!parse_long(v, 0, 2, &n))
             return fail(cfg, true, "Error: Invalid will QoS %s.", v);
         cfg->will_qos = (int)n;
         break;
-    case O_WILL_RETAIN: cfg->will_retain = true; break;
+    case O_WILL_RETAIN:
+        cfg->will_retain = true;
+        break;
     case O_WILL_TOPIC:
         if (!tool_utf8_valid((const uint8_t *)v, strlen(v)))
             return fail(cfg, false, "Error: Malformed UTF-8 in --will-topic argument.");
@@ -482,7 +556,9 @@ static int handle(tool_cfg_t *cfg, const opt_t *o, const char *flag, const char 
             return fail(cfg, true, "Error: session-expiry-interval out of range.");
         cfg->session_expiry = n == -1 ? 0xffffffffLL : n;
         break;
-    case O_JSON: cfg->json = true; break;
+    case O_JSON:
+        cfg->json = true;
+        break;
     }
     return 0;
 }
@@ -492,8 +568,7 @@ static int check_combination(tool_cfg_t *cfg)
 {
     if (cfg->prop_count) {
         if (cfg->protocol_given && cfg->protocol != 5)
-            return fail(cfg, true,
-                        "Error: -D/--property needs MQTT v5, but -V selects MQTT v3.%s.",
+            return fail(cfg, true, "Error: -D/--property needs MQTT v5, but -V selects MQTT v3.%s.",
                         cfg->protocol == 3 ? "1" : "1.1");
         cfg->protocol = 5;
     }
@@ -518,7 +593,8 @@ static int check_combination(tool_cfg_t *cfg)
                     "Error: when using tls-engine-kpass-sha1, both tls-engine and keyform must "
                     "also be provided.");
     if ((cfg->cafile || cfg->capath) && cfg->psk)
-        return fail(cfg, true, "Error: Only one of --psk or --cafile/--capath may be used at once.");
+        return fail(cfg, true,
+                    "Error: Only one of --psk or --cafile/--capath may be used at once.");
     if (cfg->psk && !cfg->psk_identity)
         return fail(cfg, true, "Error: --psk-identity required if --psk used.");
     if (cfg->no_retain && cfg->retained_only)
@@ -536,7 +612,8 @@ static int check_combination(tool_cfg_t *cfg)
                         "Error: You must provide a client id if you are using an infinite "
                         "session expiry interval.");
     } else if (!cfg->clean_session && (cfg->id_prefix || !cfg->id)) {
-        return fail(cfg, true, "Error: You must provide a client id if you are using the -c option.");
+        return fail(cfg, true,
+                    "Error: You must provide a client id if you are using the -c option.");
     }
 
     switch (cfg->kind) {

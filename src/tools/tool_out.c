@@ -163,13 +163,27 @@ static void jw_str(jw_t *w, const uint8_t *s, size_t n)
         const char *esc = NULL;
         char ubuf[8];
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
@@ -355,11 +369,16 @@ static bool jr_value(jr_t *r, int depth)
             if (*r->p++ != ',')
                 return false;
         }
-    case '"': return jr_string(r);
-    case 't': return jr_lit(r, "true");
-    case 'f': return jr_lit(r, "false");
-    case 'n': return jr_lit(r, "null");
-    default: return jr_number(r);
+    case '"':
+        return jr_string(r);
+    case 't':
+        return jr_lit(r, "true");
+    case 'f':
+        return jr_lit(r, "false");
+    case 'n':
+        return jr_lit(r, "null");
+    default:
+        return jr_number(r);
     }
 }
 
@@ -594,14 +613,15 @@ static void put_payload(tool_buf_t *b, const tool_msg_t *m, int hex, const spec_
         buf_fill(b, ' ', padn);
 }
 
-static void percent(tool_buf_t *out, tool_buf_t *err, const tool_out_opts_t *o,
-                    const tool_msg_t *m, const struct tm *tm, long ns, long long secs, char c,
-                    const spec_t *s)
+static void percent(tool_buf_t *out, tool_buf_t *err, const tool_out_opts_t *o, const tool_msg_t *m,
+                    const struct tm *tm, long ns, long long secs, char c, const spec_t *s)
 {
     const mqtt_props_t *p = m->props;
     char buf[128];
     switch (c) {
-    case '%': tool_buf_putc(out, '%'); break;
+    case '%':
+        tool_buf_putc(out, '%');
+        break;
     case 'A':
         if (has(p, MQTT_PROP_TOPIC_ALIAS))
             put_int(out, p->topic_alias, s);
@@ -647,8 +667,12 @@ static void percent(tool_buf_t *out, tool_buf_t *err, const tool_out_opts_t *o,
         }
         mosq_json(out, m, tm, ns, c == 'j', o->pretty);
         break;
-    case 'l': put_int(out, m->payload_len, s); break;
-    case 'm': put_int(out, m->mid, s); break;
+    case 'l':
+        put_int(out, m->payload_len, s);
+        break;
+    case 'm':
+        put_int(out, m->mid, s);
+        break;
     case 'P':
         if (p && p->user) {
             for (size_t i = 0; i < p->user_count; i++) {
@@ -660,24 +684,39 @@ static void percent(tool_buf_t *out, tool_buf_t *err, const tool_out_opts_t *o,
             }
         }
         break;
-    case 'p': put_payload(out, m, 0, s); break;
-    case 'q': tool_buf_putc(out, (char)('0' + m->qos)); break;
+    case 'p':
+        put_payload(out, m, 0, s);
+        break;
+    case 'q':
+        tool_buf_putc(out, (char)('0' + m->qos));
+        break;
     case 'R':
         if (has(p, MQTT_PROP_RESPONSE_TOPIC))
             put_str(out, p->response_topic.data, p->response_topic.len, s);
         break;
-    case 'r': tool_buf_putc(out, m->retain ? '1' : '0'); break;
+    case 'r':
+        tool_buf_putc(out, m->retain ? '1' : '0');
+        break;
     case 'S':
         if (p && p->sub_id_count && p->sub_ids)
             put_int(out, p->sub_ids[0], s);
         else
             buf_fill(out, s->pad, s->width);
         break;
-    case 't': put_str(out, m->topic, m->topic_len, s); break;
-    case 'U': tool_buf_printf(out, "%lld.%09ld", secs, ns); break;
-    case 'x': put_payload(out, m, 1, s); break;
-    case 'X': put_payload(out, m, 2, s); break;
-    default: break; /* refused by tool_format_check() */
+    case 't':
+        put_str(out, m->topic, m->topic_len, s);
+        break;
+    case 'U':
+        tool_buf_printf(out, "%lld.%09ld", secs, ns);
+        break;
+    case 'x':
+        put_payload(out, m, 1, s);
+        break;
+    case 'X':
+        put_payload(out, m, 2, s);
+        break;
+    default:
+        break; /* refused by tool_format_check() */
     }
 }
 
@@ -735,15 +774,32 @@ static void formatted(tool_buf_t *out, tool_buf_t *err, const tool_out_opts_t *o
             if (++i >= len)
                 break;
             switch (f[i]) {
-            case '\\': tool_buf_putc(out, '\\'); break;
-            case '0': tool_buf_putc(out, '\0'); break;
-            case 'a': tool_buf_putc(out, '\a'); break;
-            case 'e': tool_buf_putc(out, '\033'); break;
-            case 'n': tool_buf_putc(out, '\n'); break;
-            case 'r': tool_buf_putc(out, '\r'); break;
-            case 't': tool_buf_putc(out, '\t'); break;
-            case 'v': tool_buf_putc(out, '\v'); break;
-            default: break;
+            case '\\':
+                tool_buf_putc(out, '\\');
+                break;
+            case '0':
+                tool_buf_putc(out, '\0');
+                break;
+            case 'a':
+                tool_buf_putc(out, '\a');
+                break;
+            case 'e':
+                tool_buf_putc(out, '\033');
+                break;
+            case 'n':
+                tool_buf_putc(out, '\n');
+                break;
+            case 'r':
+                tool_buf_putc(out, '\r');
+                break;
+            case 't':
+                tool_buf_putc(out, '\t');
+                break;
+            case 'v':
+                tool_buf_putc(out, '\v');
+                break;
+            default:
+                break;
             }
         } else {
             tool_buf_putc(out, c);

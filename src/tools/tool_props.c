@@ -52,7 +52,7 @@ static const prop_def_t prop_defs[] = {
 };
 
 static const char *const cmd_names[TOOL_CMD_COUNT] = {
-    "CONNECT", "PUBLISH",     "PUBACK",     "PUBREC", "PUBREL", "PUBCOMP",
+    "CONNECT",   "PUBLISH",     "PUBACK",     "PUBREC", "PUBREL", "PUBCOMP",
     "SUBSCRIBE", "UNSUBSCRIBE", "DISCONNECT", "AUTH",   "WILL",
 };
 
@@ -140,8 +140,7 @@ int tool_prop_parse(tool_cfg_t *cfg, int argc, char **argv, int *i)
         if (strlen(value) > 65535)
             return perr(cfg, "Error: Property value for %s longer than 65535 bytes.%s", def->name,
                         "");
-        if (def->type == TOOL_PT_STRING &&
-            !tool_utf8_valid((const uint8_t *)value, strlen(value)))
+        if (def->type == TOOL_PT_STRING && !tool_utf8_valid((const uint8_t *)value, strlen(value)))
             return perr(cfg, "Error: Malformed UTF-8 in %s property.%s", def->name, "");
         if (def->id == 0x08 && !tool_topic_pub_valid(value))
             return perr(cfg, "Error: Invalid response topic '%s', does it contain '+' or '#'?",
