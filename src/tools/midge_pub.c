@@ -33,9 +33,8 @@ static void check_done(pub_t *p)
 static bool publish(pub_t *p, const void *data, size_t len)
 {
     tool_ctx_t *t = &p->t;
-    midge_err_t e =
-        midge_publish(t->client, NULL, t->cfg->topic, data, len, t->cfg->qos, t->cfg->retain,
-                      p->props);
+    midge_err_t e = midge_publish(t->client, NULL, t->cfg->topic, data, len, t->cfg->qos,
+                                  t->cfg->retain, p->props);
     if (e != MIDGE_OK) {
         tool_publish_error(t, e, len);
         p->input_done = true;

@@ -10,14 +10,14 @@ typedef struct {
     tool_ctx_t t;
     uint8_t *payload;
     size_t len;
-    midge_props_t *props; /* -D PUBLISH plus the response topic */
+    midge_props_t *props;    /* -D PUBLISH plus the response topic */
     const char *correlation; /* from -D PUBLISH correlation-data */
     bool requested;
     long count;
 } rr_t;
 
-static void on_subscribe(midge_client_t *c, void *ud, int mid, size_t count,
-                         const uint8_t *granted, const midge_props_t *props)
+static void on_subscribe(midge_client_t *c, void *ud, int mid, size_t count, const uint8_t *granted,
+                         const midge_props_t *props)
 {
     tool_ctx_t *t = ud;
     rr_t *r = t->tool;
@@ -33,8 +33,8 @@ static void on_subscribe(midge_client_t *c, void *ud, int mid, size_t count,
         return;
     }
     r->requested = true;
-    midge_err_t e = midge_publish(c, NULL, t->cfg->topic, r->payload, r->len, t->cfg->qos, false,
-                                  r->props);
+    midge_err_t e =
+        midge_publish(c, NULL, t->cfg->topic, r->payload, r->len, t->cfg->qos, false, r->props);
     if (e != MIDGE_OK) {
         tool_publish_error(t, e, r->len);
         tool_finish(t, 1);
@@ -90,9 +90,8 @@ int main(int argc, char **argv)
         r.props = tool_props_for(&r.t, TOOL_CMD_PUBLISH, &failed);
         if (!failed && !r.props && !(r.props = midge_props_new()))
             failed = true;
-        if (!failed &&
-            midge_props_add_string(r.props, MIDGE_PROP_RESPONSE_TOPIC, cfg.response_topic) !=
-                MIDGE_OK) {
+        if (!failed && midge_props_add_string(r.props, MIDGE_PROP_RESPONSE_TOPIC,
+                                              cfg.response_topic) != MIDGE_OK) {
             tool_errf(&r.t, "Error: Invalid response topic '%s'.\n", cfg.response_topic);
             failed = true;
         }

@@ -19,8 +19,8 @@ static void maybe_exit_after_sub(sub_t *s)
         tool_finish(&s->t, 0);
 }
 
-static void on_subscribe(midge_client_t *c, void *ud, int mid, size_t count,
-                         const uint8_t *granted, const midge_props_t *props)
+static void on_subscribe(midge_client_t *c, void *ud, int mid, size_t count, const uint8_t *granted,
+                         const midge_props_t *props)
 {
     tool_ctx_t *t = ud;
     sub_t *s = t->tool;
@@ -148,9 +148,8 @@ int main(int argc, char **argv)
     }
     if (!rc && cfg.unsub_count) {
         s.unsuback_pending = true;
-        midge_err_t e =
-            midge_unsubscribe_many(s.t.client, NULL, cfg.unsub_count,
-                                   (const char *const *)cfg.unsub_topics, up);
+        midge_err_t e = midge_unsubscribe_many(s.t.client, NULL, cfg.unsub_count,
+                                               (const char *const *)cfg.unsub_topics, up);
         if (e != MIDGE_OK) {
             tool_errf(&s.t, "Error: Problem unsubscribing: %s.\n", midge_strerror(e));
             rc = 1;

@@ -71,10 +71,18 @@ midge_props_t *tool_props_for(tool_ctx_t *t, tool_cmd_t cmd, bool *failed)
         }
         midge_err_t e;
         switch (d->type) {
-        case TOOL_PT_STRING: e = midge_props_add_string(p, d->id, d->str); break;
-        case TOOL_PT_BINARY: e = midge_props_add_binary(p, d->id, d->str, strlen(d->str)); break;
-        case TOOL_PT_PAIR: e = midge_props_add_user(p, d->str, d->str2); break;
-        default: e = midge_props_add_int(p, d->id, d->value); break;
+        case TOOL_PT_STRING:
+            e = midge_props_add_string(p, d->id, d->str);
+            break;
+        case TOOL_PT_BINARY:
+            e = midge_props_add_binary(p, d->id, d->str, strlen(d->str));
+            break;
+        case TOOL_PT_PAIR:
+            e = midge_props_add_user(p, d->str, d->str2);
+            break;
+        default:
+            e = midge_props_add_int(p, d->id, d->value);
+            break;
         }
         if (e != MIDGE_OK) {
             tool_errf(t, "Error in %s properties: %s: %s.\n", tool_cmd_name(cmd),
@@ -408,22 +416,34 @@ void tool_msg_from(tool_ctx_t *t, const midge_message_t *in, tool_msg_t *m)
         if (!midge_props_get(in->props, i, &mp))
             break;
         switch (mp.id) {
-        case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR: p->payload_format_indicator = (uint8_t)mp.num; break;
-        case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL: p->message_expiry_interval = mp.num; break;
-        case MIDGE_PROP_TOPIC_ALIAS: p->topic_alias = (uint16_t)mp.num; break;
-        case MIDGE_PROP_CONTENT_TYPE: set_bytes(&p->content_type, &mp); break;
-        case MIDGE_PROP_RESPONSE_TOPIC: set_bytes(&p->response_topic, &mp); break;
-        case MIDGE_PROP_CORRELATION_DATA: set_bytes(&p->correlation_data, &mp); break;
+        case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR:
+            p->payload_format_indicator = (uint8_t)mp.num;
+            break;
+        case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL:
+            p->message_expiry_interval = mp.num;
+            break;
+        case MIDGE_PROP_TOPIC_ALIAS:
+            p->topic_alias = (uint16_t)mp.num;
+            break;
+        case MIDGE_PROP_CONTENT_TYPE:
+            set_bytes(&p->content_type, &mp);
+            break;
+        case MIDGE_PROP_RESPONSE_TOPIC:
+            set_bytes(&p->response_topic, &mp);
+            break;
+        case MIDGE_PROP_CORRELATION_DATA:
+            set_bytes(&p->correlation_data, &mp);
+            break;
         case MIDGE_PROP_SUBSCRIPTION_IDENTIFIER:
             t->sub_ids[p->sub_id_count++] = mp.num;
             continue;
         case MIDGE_PROP_USER_PROPERTY:
             t->users[p->user_count].key = (mqtt_bytes_t){(const uint8_t *)mp.data, mp.len};
-            t->users[p->user_count].value =
-                (mqtt_bytes_t){(const uint8_t *)mp.value, mp.value_len};
+            t->users[p->user_count].value = (mqtt_bytes_t){(const uint8_t *)mp.value, mp.value_len};
             p->user_count++;
             continue;
-        default: continue;
+        default:
+            continue;
         }
         MQTT_PROP_SET(p, mp.id);
     }
@@ -463,7 +483,8 @@ void tool_finish(tool_ctx_t *t, int code)
     t->finishing = true;
     t->exit_code = code;
     bool failed = false;
-    midge_props_t *p = t->cfg->protocol == 5 ? tool_props_for(t, TOOL_CMD_DISCONNECT, &failed) : NULL;
+    midge_props_t *p =
+        t->cfg->protocol == 5 ? tool_props_for(t, TOOL_CMD_DISCONNECT, &failed) : NULL;
     if (p)
         midge_disconnect_v5(t->client, 0, p);
     else
@@ -555,8 +576,9 @@ int tool_load_payload(tool_ctx_t *t, uint8_t **out, size_t *len)
         }
         if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > TOOL_PAYLOAD_MAX) {
             close(fd);
-            tool_errf(t, "Error: File must be less than %u bytes (the largest MQTT payload); "
-                         "\"%s\" has %lld.\n",
+            tool_errf(t,
+                      "Error: File must be less than %u bytes (the largest MQTT payload); "
+                      "\"%s\" has %lld.\n",
                       TOOL_PAYLOAD_MAX, cfg->file, (long long)st.st_size);
             tool_errf(t, "Error loading input file \"%s\".\n", cfg->file);
             return 1;
@@ -567,8 +589,11 @@ int tool_load_payload(tool_ctx_t *t, uint8_t **out, size_t *len)
             tool_errf(t, "Error loading input file \"%s\".\n", cfg->file);
         return rc;
     }
-    case TOOL_MSG_STDIN: return read_all(t, STDIN_FILENO, out, len, "Message from stdin");
-    default: *out = malloc(1); return *out ? 0 : 1;
+    case TOOL_MSG_STDIN:
+        return read_all(t, STDIN_FILENO, out, len, "Message from stdin");
+    default:
+        *out = malloc(1);
+        return *out ? 0 : 1;
     }
 }
 
@@ -576,12 +601,14 @@ void tool_publish_error(tool_ctx_t *t, midge_err_t e, size_t len)
 {
     if (e == MIDGE_ERR_PACKET_TOO_LARGE) {
         if (t->server_max_packet)
-            tool_errf(t, "Error: Message of %zu bytes is too large for the broker's maximum "
-                         "packet size of %u bytes.\n",
+            tool_errf(t,
+                      "Error: Message of %zu bytes is too large for the broker's maximum "
+                      "packet size of %u bytes.\n",
                       len, t->server_max_packet);
         else
-            tool_errf(t, "Error: Message of %zu bytes is too large for an MQTT packet (at most "
-                         "268435455 bytes).\n",
+            tool_errf(t,
+                      "Error: Message of %zu bytes is too large for an MQTT packet (at most "
+                      "268435455 bytes).\n",
                       len);
         return;
     }

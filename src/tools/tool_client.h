@@ -28,13 +28,13 @@ typedef void (*tool_timer_fn)(tool_ctx_t *t);
 struct tool_ctx {
     tool_cfg_t *cfg;
     midge_client_t *client;
-    void *tool; /* the tool's own state */
+    void *tool;                 /* the tool's own state */
     midge_callbacks_t user_cbs; /* the tool's callbacks, called by the wrappers */
 
     bool connected_once;
-    bool done;           /* stop the driver loop */
-    bool finishing;      /* tool_finish called: DISCONNECT on its way */
-    int exit_code;       /* returned by main */
+    bool done;                  /* stop the driver loop */
+    bool finishing;             /* tool_finish called: DISCONNECT on its way */
+    int exit_code;              /* returned by main */
     uint32_t server_max_packet; /* from CONNACK, 0 = none announced */
 
     bool watch_stdin;

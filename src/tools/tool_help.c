@@ -12,7 +12,7 @@
     "      generates one.\n"                                                                       \
     " -I : client id prefix; the process id is appended.\n"                                        \
     " -k : keep alive in seconds (5-65535). Defaults to 60.\n"                                     \
-    " -c : keep the session (clean session off). Needs -i. In MQTT v5 the session\n"              \
+    " -c : keep the session (clean session off). Needs -i. In MQTT v5 the session\n"               \
     "      never expires unless -x says otherwise.\n"                                              \
     " -x : session expiry interval in seconds for MQTT v5 (-1 or \xe2\x88\x9e: never).\n"          \
     " -V : protocol version: 5, 311 or 31 (also mqttv5, mqttv311, mqttv31).\n"                     \
@@ -77,8 +77,7 @@ const char tool_usage_pub[] =
     " -q : QoS 0, 1 or 2. Defaults to 0.\n"
     " -r : retain the message.\n"
     " --repeat : with -m, -f, -s or -n, publish N times.\n"
-    " --repeat-delay : seconds to wait between repeated publishes.\n" CONNECT_HELP
-    "\n"
+    " --repeat-delay : seconds to wait between repeated publishes.\n" CONNECT_HELP "\n"
     "Exit status: 0 on success, 1 on errors, or the broker's CONNACK code if it\n"
     "refused the connection. See midge_pub(1).\n";
 

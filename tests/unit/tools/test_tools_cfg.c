@@ -6,7 +6,8 @@
 #include "tool_cfg.h"
 
 /* Parses a NULL-terminated list of words as argv[1..]. */
-#define PARSE(cfg, kind, ...) parse_words((cfg), (kind), (const char *[]){"prog", __VA_ARGS__, NULL})
+#define PARSE(cfg, kind, ...)                                                                      \
+    parse_words((cfg), (kind), (const char *[]){"prog", __VA_ARGS__, NULL})
 
 static char *words_store[64];
 
@@ -53,8 +54,8 @@ TEST(pub_all_connection_flags)
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-h", "127.0.0.1", "-p", "1999", "-t", "x", "-q", "2", "-r",
                        "-i", "me", "-k", "30", "-u", "alice", "-P", "pw", "-V", "mqttv31", "-d",
                        "--quiet", "-c", "-n", "--will-topic", "w", "--will-payload", "bye",
-                       "--will-qos", "1", "--will-retain", "--repeat", "3", "--repeat-delay",
-                       "0.5", "-M", "5", "--nodelay", "-A", "127.0.0.1"),
+                       "--will-qos", "1", "--will-retain", "--repeat", "3", "--repeat-delay", "0.5",
+                       "-M", "5", "--nodelay", "-A", "127.0.0.1"),
                  0);
     CHECK(!strcmp(c.host, "127.0.0.1"));
     CHECK_EQ_INT(tool_cfg_port(&c), 1999);
@@ -81,8 +82,8 @@ TEST(long_option_names)
 {
     tool_cfg_t c;
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "--host", "h", "--port", "2", "--topic", "t", "--qos", "1",
-                       "--retain", "--id", "x", "--keepalive", "10", "--username", "u", "--pw",
-                       "p", "--protocol-version", "5", "--debug", "--message", "m"),
+                       "--retain", "--id", "x", "--keepalive", "10", "--username", "u", "--pw", "p",
+                       "--protocol-version", "5", "--debug", "--message", "m"),
                  0);
     CHECK(!strcmp(c.host, "h"));
     CHECK_EQ_INT(c.port, 2);
@@ -203,8 +204,7 @@ TEST(numeric_ranges)
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-p", "abc"), TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-k", "4"), TOOL_EXIT_USAGE);
-    CHECK(err_is(&c,
-                 "Error: Invalid keepalive given, it must be between 5 and 65535 inclusive."));
+    CHECK(err_is(&c, "Error: Invalid keepalive given, it must be between 5 and 65535 inclusive."));
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_SUB, "-t", "a", "-C", "0"), TOOL_EXIT_USAGE);
     CHECK(err_is(&c, "Error: Invalid message count \"0\"."));
@@ -267,8 +267,7 @@ TEST(conflicts)
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-i", "a", "-I", "b"), TOOL_EXIT_USAGE);
     CHECK(err_is(&c, "Error: -i and -I argument cannot be used together."));
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "--will-payload", "x"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "--will-payload", "x"), TOOL_EXIT_USAGE);
     CHECK(err_is(&c, "Error: Will payload given, but no will topic given."));
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "--will-retain"), TOOL_EXIT_USAGE);
@@ -281,9 +280,9 @@ TEST(conflicts)
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_SUB, "-t", "a", "--json", "-F", "%t"), TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_SUB, "-t", "a", "-V", "311", "-D", "CONNECT", "receive-maximum",
-                       "5"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_SUB, "-t", "a", "-V", "311", "-D", "CONNECT", "receive-maximum", "5"),
+        TOOL_EXIT_USAGE);
     CHECK(strstr(c.err, "needs MQTT v5") != NULL);
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-t", "b", "-m", "x"), TOOL_EXIT_USAGE);
@@ -340,7 +339,7 @@ TEST(utf8)
 {
     CHECK(tool_utf8_valid((const uint8_t *)"h\xc3\xa9llo", 6));
     CHECK(tool_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4));
-    CHECK(!tool_utf8_valid((const uint8_t *)"\xc0\x80", 2)); /* overlong NUL */
+    CHECK(!tool_utf8_valid((const uint8_t *)"\xc0\x80", 2));     /* overlong NUL */
     CHECK(!tool_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* surrogate */
     CHECK(!tool_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* truncated */
     CHECK(!tool_utf8_valid((const uint8_t *)"a\0b", 3));
@@ -441,8 +440,8 @@ TEST(properties)
                        "message-expiry-interval", "30", "-D", "PUBLISH", "correlation-data", "cd",
                        "-D", "CONNECT", "receive-maximum", "7", "-D", "CONNECT",
                        "session-expiry-interval", "99", "--will-topic", "w", "-D", "WILL",
-                       "will-delay-interval", "4", "-D", "PUBLISH", "payload-format-indicator",
-                       "1", "-D", "SUBSCRIBE", "user-property", "s", "t", "-D", "DISCONNECT",
+                       "will-delay-interval", "4", "-D", "PUBLISH", "payload-format-indicator", "1",
+                       "-D", "SUBSCRIBE", "user-property", "s", "t", "-D", "DISCONNECT",
                        "reason-string", "bye"),
                  0);
     CHECK_EQ_INT(c.protocol, 5); /* -D implies v5 */
@@ -478,23 +477,22 @@ TEST(property_errors)
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH"), TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "CONNECT", "receive-maximum",
-                       "70000"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "CONNECT", "receive-maximum", "70000"),
+        TOOL_EXIT_USAGE);
     CHECK(err_is(&c, "Error: Property value (70000) out of range for property receive-maximum."));
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "CONNECT", "receive-maximum",
-                       "0"),
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "CONNECT", "receive-maximum", "0"),
                  TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH",
-                       "message-expiry-interval", "-3"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH", "message-expiry-interval", "-3"),
+        TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH", "receive-maximum", "3"),
                  TOOL_EXIT_USAGE);
-    CHECK(err_is(&c,
-                 "Error: receive-maximum property not allowed for PUBLISH in --property argument."));
+    CHECK(err_is(
+        &c, "Error: receive-maximum property not allowed for PUBLISH in --property argument."));
     tool_cfg_free(&c);
     CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "CONNECT", "maximum-qos", "1"),
                  TOOL_EXIT_USAGE);
@@ -504,17 +502,18 @@ TEST(property_errors)
                  TOOL_EXIT_USAGE);
     CHECK(strstr(c.err, "Duplicate content-type") != NULL);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "WILL", "will-delay-interval",
-                       "3"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "WILL", "will-delay-interval", "3"),
+        TOOL_EXIT_USAGE);
     CHECK(strstr(c.err, "no will topic") != NULL);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH", "response-topic", "r/#"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH", "response-topic", "r/#"),
+        TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
-    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH",
-                       "payload-format-indicator", "2"),
-                 TOOL_EXIT_USAGE);
+    CHECK_EQ_INT(
+        PARSE(&c, TOOL_PUB, "-t", "a", "-m", "x", "-D", "PUBLISH", "payload-format-indicator", "2"),
+        TOOL_EXIT_USAGE);
     tool_cfg_free(&c);
     CHECK(!strcmp(tool_prop_name(0x26), "user-property"));
     CHECK(tool_prop_name(0x7f) == NULL);
@@ -526,9 +525,9 @@ TEST(format_check)
     CHECK_EQ_INT(tool_format_check("%t %p %q %r %m %l %U %I %j %J %x %X %P %A %C %D %E %F %R %S %%",
                                    err, sizeof err),
                  0);
-    CHECK_EQ_INT(tool_format_check("%-10.5t|%08l|%-0x@Y-@m @@ \\n\\t\\e\\0\\a\\r\\v\\\\", err,
-                                   sizeof err),
-                 0);
+    CHECK_EQ_INT(
+        tool_format_check("%-10.5t|%08l|%-0x@Y-@m @@ \\n\\t\\e\\0\\a\\r\\v\\\\", err, sizeof err),
+        0);
     CHECK_EQ_INT(tool_format_check("%", err, sizeof err), 1);
     CHECK(!strcmp(err, "Error: Incomplete format specifier."));
     CHECK_EQ_INT(tool_format_check("%10", err, sizeof err), 1);

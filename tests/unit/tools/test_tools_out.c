@@ -18,7 +18,10 @@ static const char *render(const tool_out_opts_t *o, const tool_msg_t *m)
     return out.data ? out.data : "";
 }
 
-#define MSG(t, p) {(t), strlen(t), (const uint8_t *)(p), strlen(p), 0, false, 0, NULL}
+#define MSG(t, p)                                                                                  \
+    {                                                                                              \
+        (t), strlen(t), (const uint8_t *)(p), strlen(p), 0, false, 0, NULL                         \
+    }
 
 static int same(const char *got, const char *want)
 {
@@ -119,7 +122,8 @@ TEST(format_v5_properties)
     tool_out_opts_t o = {.eol = false, .format = "%P|%A|%C|%D|%E|%F|%R|%S|%5A|%-4E|%04F|%.4C"};
     tool_msg_t m = MSG("t", "x");
     m.props = &p;
-    CHECK(same(render(&o, &m), "k1:v1 k2:v 2|3|text/plain|c\x01|100|1|re/sp|7|    3|100 |0001|text"));
+    CHECK(
+        same(render(&o, &m), "k1:v1 k2:v 2|3|text/plain|c\x01|100|1|re/sp|7|    3|100 |0001|text"));
     /* Absent properties print nothing, or blanks to the field width. */
     tool_msg_t v3 = MSG("t", "x");
     o.format = "[%P|%A|%C|%D|%E|%F|%R|%S|%3A|%03E|%2C|%4R]";
