@@ -162,3 +162,85 @@ def any_broker(request, workdir):
         b = start_mosquitto(workdir)
         yield b
         b.stop()
+
+
+# ---------------------------------------------------------------- known gaps
+# known_gaps.txt lists the node ids of tests midge does not pass yet, one per
+# line: "test_file.py::test_name[midge]  reason". Those tests are marked
+# xfail(strict=True) when they run against midge, so main stays green while
+# the broker grows, and a test midge starts to pass fails until its line is
+# removed: the ledger cannot rot. Runs against Mosquitto are never xfailed.
+
+KNOWN_GAPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known_gaps.txt")
+
+
+def _load_known_gaps():
+    gaps = {}
+    if not os.path.exists(KNOWN_GAPS):
+        return gaps
+    with open(KNOWN_GAPS, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            gaps[parts[0]] = parts[1] if len(parts) > 1 else "known gap"
+    return gaps
+
+
+def _runs_against_midge(item):
+    callspec = getattr(item, "callspec", None)
+    for name in ("any_broker", "broker_kind"):
+        if callspec is not None and name in callspec.params:
+            return callspec.params[name] == "midge"
+    if "mosquitto" in item.fixturenames and "midge" not in item.fixturenames:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config, items):
+    gaps = _load_known_gaps()
+    if not gaps:
+        return
+    for item in items:
+        # node ids are matched from the file name on, whatever the rootdir
+        nodeid = item.nodeid.rsplit("/", 1)[-1]
+        reason = gaps.get(nodeid)
+        if reason is not None and _runs_against_midge(item):
+            item.add_marker(pytest.mark.xfail(strict=True, reason="known gap: " + reason))
+
+
+# ---------------------------------------------------------------- configured brokers
+
+def start_configured(kind, workdir, config=""):
+    """Starts midge or Mosquitto on a free port with `config` (mosquitto.conf
+    lines both understand) added to a loopback listener."""
+    if kind == "mosquitto":
+        return start_mosquitto(workdir, extra_config=config)
+    return start_midge(workdir, config="listener {port} 127.0.0.1\nallow_anonymous true\n" +
+                       config.replace("{", "{{").replace("}", "}}"))
+
+
+@pytest.fixture(params=["midge", "mosquitto"])
+def broker_kind(request):
+    """With `configured_broker`, runs a test against both brokers."""
+    return request.param
+
+
+@pytest.fixture
+def configured_broker(broker_kind, workdir):
+    """A factory: configured_broker("sys_interval 1") starts this test's
+    broker (midge or Mosquitto, per broker_kind) with that configuration;
+    every broker started is stopped (and, for midge, checked) at teardown."""
+    started = []
+
+    def start(config=""):
+        b = start_configured(broker_kind, workdir, config)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        rc = b.stop()
+        if b.name == "midge":
+            b.check_clean(rc)
