@@ -1518,7 +1518,7 @@ static midge_err_t handle_packet(midge_client_t *c, const uint8_t *buf, size_t l
 static size_t handle_input(midge_client_t *c)
 {
     size_t off = 0, need = 0;
-    while (c->pending_err == MIDGE_OK && c->sock >= 0) {
+    while (c->in_len > off && c->pending_err == MIDGE_OK && c->sock >= 0) {
         mqtt_fixed_header_t fh;
         mqtt_err_t e = mqtt_fixed_header_decode(c->in + off, c->in_len - off, &fh);
         if (e == MQTT_ERR_NEED_MORE)
