@@ -216,8 +216,8 @@ typedef struct {
                        const midge_props_t *props);
     /* SUBACK: one granted QoS or reason code per filter, in order. Not
      * called for the client's own resubscriptions. */
-    void (*on_subscribe)(midge_client_t *c, void *ud, int mid, size_t count,
-                         const uint8_t *granted, const midge_props_t *props);
+    void (*on_subscribe)(midge_client_t *c, void *ud, int mid, size_t count, const uint8_t *granted,
+                         const midge_props_t *props);
     /* UNSUBACK: reason codes per filter in MQTT 5 (count 0 before). */
     void (*on_unsubscribe)(midge_client_t *c, void *ud, int mid, size_t count,
                            const uint8_t *reasons, const midge_props_t *props);

@@ -44,7 +44,7 @@ static void id_mark(uint8_t *set, uint16_t id, bool on)
     if (on)
         set[id >> 3] |= (uint8_t)(1u << (id & 7));
     else
-        set[id >> 3] &= (uint8_t)~(1u << (id & 7));
+        set[id >> 3] &= (uint8_t) ~(1u << (id & 7));
 }
 
 static uint16_t id_alloc(midge_client_t *c)
@@ -830,8 +830,8 @@ midge_err_t midge_publish(midge_client_t *c, int *mid, const char *topic, const 
     pkt.u.publish.retain = retain;
     pkt.u.publish.topic = tb;
     pkt.u.publish.payload = (mqtt_bytes_t){payload, len};
-    if (c->version == 5 && (e = mc_props_to_mqtt(props, MQTT_PROPS_PUBLISH, &pkt.u.publish.props,
-                                                 &u, &s)) != MIDGE_OK)
+    if (c->version == 5 &&
+        (e = mc_props_to_mqtt(props, MQTT_PROPS_PUBLISH, &pkt.u.publish.props, &u, &s)) != MIDGE_OK)
         goto out;
     if (!(id = id_alloc(c))) {
         e = MIDGE_ERR_QUEUE_FULL;
@@ -963,9 +963,8 @@ static midge_err_t make_req(midge_client_t *c, uint8_t type, bool internal, int 
         goto fail;
     for (size_t i = 0; i < count; i++) {
         ents[i].filter = (mqtt_bytes_t){(const uint8_t *)filters[i], strlen(filters[i])};
-        ents[i].options = (uint8_t)(options ? (c->version == 5 ? options[i] & 0x3F
-                                                                : options[i] & 0x03)
-                                            : 0);
+        ents[i].options =
+            (uint8_t)(options ? (c->version == 5 ? options[i] & 0x3F : options[i] & 0x03) : 0);
         if (!(r->filters[i] = str_dup(filters[i])))
             goto fail;
         r->count++;
@@ -976,9 +975,9 @@ static midge_err_t make_req(midge_client_t *c, uint8_t type, bool internal, int 
     pkt.u.subscribe.entries = ents;
     pkt.u.subscribe.count = count;
     if (c->version == 5 &&
-        (e = mc_props_to_mqtt(props,
-                              type == MQTT_SUBSCRIBE ? MQTT_PROPS_SUBSCRIBE : MQTT_PROPS_UNSUBSCRIBE,
-                              &pkt.u.subscribe.props, &u, &s)) != MIDGE_OK)
+        (e = mc_props_to_mqtt(
+             props, type == MQTT_SUBSCRIBE ? MQTT_PROPS_SUBSCRIBE : MQTT_PROPS_UNSUBSCRIBE,
+             &pkt.u.subscribe.props, &u, &s)) != MIDGE_OK)
         goto fail;
     e = MIDGE_ERR_QUEUE_FULL;
     if (!(id = id_alloc(c)))
@@ -1023,8 +1022,8 @@ static bool filters_ok(size_t count, const char *const *filters, const int *opti
         mqtt_bytes_t f = {(const uint8_t *)filters[i], strlen(filters[i])};
         if (!mqtt_topic_filter_valid(f))
             return false;
-        if (options && ((options[i] & 3) == 3 || (options[i] & ~0x3F) ||
-                        ((options[i] >> 4) & 3) == 3))
+        if (options &&
+            ((options[i] & 3) == 3 || (options[i] & ~0x3F) || ((options[i] >> 4) & 3) == 3))
             return false;
     }
     return true;
@@ -1595,8 +1594,7 @@ static void run_timers(midge_client_t *c, int64_t now)
         if (now >= c->deadline && c->pending_err == MIDGE_OK) {
             c->pending_err = MIDGE_ERR_TIMEOUT;
             snprintf(c->pending_detail, sizeof(c->pending_detail),
-                     "no connection to %s:%d within %u s", c->host, c->port,
-                     c->connect_timeout_s);
+                     "no connection to %s:%d within %u s", c->host, c->port, c->connect_timeout_s);
         }
         return;
     }
@@ -1802,8 +1800,8 @@ static void *loop_thread(void *arg)
     /* Write what is queued (a DISCONNECT above all) before returning. */
     int64_t end = mc_now_ms() + 1000;
     LOCK(c);
-    while (c->sock >= 0 && (c->state == MC_CONNECTED || c->state == MC_CLOSING) &&
-           out_pending(c) && c->pending_err == MIDGE_OK && mc_now_ms() < end) {
+    while (c->sock >= 0 && (c->state == MC_CONNECTED || c->state == MC_CLOSING) && out_pending(c) &&
+           c->pending_err == MIDGE_OK && mc_now_ms() < end) {
         int fd = c->sock;
         UNLOCK(c);
         struct pollfd p = {.fd = fd, .events = POLLOUT};

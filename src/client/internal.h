@@ -39,10 +39,10 @@ midge_err_t mc_props_from_mqtt(midge_props_t *p, const mqtt_props_t *in);
 
 /* Outgoing message states. */
 enum {
-    MC_QUEUED = 0,     /* not sent on this connection yet */
-    MC_WAIT_PUBACK,    /* QoS 1 PUBLISH sent */
-    MC_WAIT_PUBREC,    /* QoS 2 PUBLISH sent */
-    MC_WAIT_PUBCOMP,   /* QoS 2 PUBREL sent */
+    MC_QUEUED = 0,   /* not sent on this connection yet */
+    MC_WAIT_PUBACK,  /* QoS 1 PUBLISH sent */
+    MC_WAIT_PUBREC,  /* QoS 2 PUBLISH sent */
+    MC_WAIT_PUBCOMP, /* QoS 2 PUBREL sent */
 };
 
 /* A PUBLISH kept until completed; pkt is the whole encoded packet. */
@@ -59,7 +59,7 @@ typedef struct mc_msg {
 typedef struct mc_req {
     struct mc_req *next;
     uint16_t mid;
-    uint8_t type; /* MQTT_SUBSCRIBE or MQTT_UNSUBSCRIBE */
+    uint8_t type;  /* MQTT_SUBSCRIBE or MQTT_UNSUBSCRIBE */
     bool internal; /* a resubscription: no callback */
     bool sent;     /* sent on this connection */
     uint8_t *pkt;
@@ -77,13 +77,13 @@ typedef struct mc_sub {
 } mc_sub_t;
 
 typedef enum {
-    MC_IDLE,        /* no socket, not reconnecting */
-    MC_WAIT_RETRY,  /* no socket, reconnect at retry_at */
-    MC_TCP,         /* non-blocking connect in progress */
-    MC_TLS,         /* TLS handshake in progress */
-    MC_CONNACK,     /* CONNECT sent */
-    MC_CONNECTED,   /* CONNACK accepted */
-    MC_CLOSING,     /* DISCONNECT queued: close when written */
+    MC_IDLE,       /* no socket, not reconnecting */
+    MC_WAIT_RETRY, /* no socket, reconnect at retry_at */
+    MC_TCP,        /* non-blocking connect in progress */
+    MC_TLS,        /* TLS handshake in progress */
+    MC_CONNACK,    /* CONNECT sent */
+    MC_CONNECTED,  /* CONNACK accepted */
+    MC_CLOSING,    /* DISCONNECT queued: close when written */
 } mc_state_t;
 
 struct midge_client {
@@ -126,17 +126,17 @@ struct midge_client {
     int sock;
     SSL *ssl;
     struct addrinfo *addrs, *addr_next;
-    int64_t deadline;    /* connect/CONNACK deadline (ms) */
-    int64_t retry_at;    /* next reconnect (ms) */
-    int64_t last_out;    /* last packet queued for sending (ms) */
-    int64_t ping_sent;   /* PINGREQ outstanding since (ms), 0 none */
-    unsigned ka_eff;     /* keep alive in force (server may override) */
+    int64_t deadline;  /* connect/CONNACK deadline (ms) */
+    int64_t retry_at;  /* next reconnect (ms) */
+    int64_t last_out;  /* last packet queued for sending (ms) */
+    int64_t ping_sent; /* PINGREQ outstanding since (ms), 0 none */
+    unsigned ka_eff;   /* keep alive in force (server may override) */
     uint16_t srv_receive_max;
     uint32_t srv_max_packet;
     uint8_t srv_max_qos;
     bool srv_retain;
-    uint16_t alias_max; /* our topic alias maximum */
-    char **aliases;     /* [alias_max + 1] topics the server set */
+    uint16_t alias_max;      /* our topic alias maximum */
+    char **aliases;          /* [alias_max + 1] topics the server set */
     midge_err_t pending_err; /* a write failed: close at a safe point */
     char pending_detail[256];
     midge_err_t end_err; /* why loop_forever ended */
@@ -152,8 +152,8 @@ struct midge_client {
     size_t msg_count, msg_bytes;
     mc_req_t *reqs, *reqs_tail;
     mc_sub_t *subs;
-    uint8_t ids_used[65536 / 8];  /* packet ids of msgs and reqs */
-    uint8_t rx_qos2[65536 / 8];   /* QoS 2 ids received, awaiting PUBREL */
+    uint8_t ids_used[65536 / 8]; /* packet ids of msgs and reqs */
+    uint8_t rx_qos2[65536 / 8];  /* QoS 2 ids received, awaiting PUBREL */
     uint16_t next_id;
 
     char last_error[256];
@@ -166,14 +166,13 @@ struct midge_client {
     pthread_t thread;
     bool thread_running;
     bool thread_stop;
-    int wake_fd; /* eventfd */
+    int wake_fd;            /* eventfd */
     midge_props_t rx_props; /* scratch for callbacks */
 };
 
 /* net.c */
 int64_t mc_now_ms(void);
-void mc_set_error(midge_client_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void mc_set_error(midge_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 midge_err_t mc_tls_setup(midge_client_t *c, const midge_tls_t *tls);
 void mc_tls_free(midge_client_t *c);
 /* Starts a non-blocking connect to the next address. MIDGE_OK: in

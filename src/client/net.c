@@ -274,9 +274,9 @@ static midge_err_t tls_handshake(midge_client_t *c)
         mc_set_error(c, "TLS handshake: certificate verify failed: %s",
                      X509_verify_cert_error_string(vr));
     else
-        mc_set_error(c, "TLS handshake: %s",
-                     ssl_reason(why, sizeof(why),
-                                e == SSL_ERROR_SYSCALL ? "connection closed" : "failed"));
+        mc_set_error(
+            c, "TLS handshake: %s",
+            ssl_reason(why, sizeof(why), e == SSL_ERROR_SYSCALL ? "connection closed" : "failed"));
     return MIDGE_ERR_TLS;
 }
 

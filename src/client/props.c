@@ -52,34 +52,62 @@ static kind_t prop_kind(int id)
 const char *midge_prop_name(int id)
 {
     switch (id) {
-    case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR: return "payload-format-indicator";
-    case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL: return "message-expiry-interval";
-    case MIDGE_PROP_CONTENT_TYPE: return "content-type";
-    case MIDGE_PROP_RESPONSE_TOPIC: return "response-topic";
-    case MIDGE_PROP_CORRELATION_DATA: return "correlation-data";
-    case MIDGE_PROP_SUBSCRIPTION_IDENTIFIER: return "subscription-identifier";
-    case MIDGE_PROP_SESSION_EXPIRY_INTERVAL: return "session-expiry-interval";
-    case MIDGE_PROP_ASSIGNED_CLIENT_IDENTIFIER: return "assigned-client-identifier";
-    case MIDGE_PROP_SERVER_KEEP_ALIVE: return "server-keep-alive";
-    case MIDGE_PROP_AUTHENTICATION_METHOD: return "authentication-method";
-    case MIDGE_PROP_AUTHENTICATION_DATA: return "authentication-data";
-    case MIDGE_PROP_REQUEST_PROBLEM_INFORMATION: return "request-problem-information";
-    case MIDGE_PROP_WILL_DELAY_INTERVAL: return "will-delay-interval";
-    case MIDGE_PROP_REQUEST_RESPONSE_INFORMATION: return "request-response-information";
-    case MIDGE_PROP_RESPONSE_INFORMATION: return "response-information";
-    case MIDGE_PROP_SERVER_REFERENCE: return "server-reference";
-    case MIDGE_PROP_REASON_STRING: return "reason-string";
-    case MIDGE_PROP_RECEIVE_MAXIMUM: return "receive-maximum";
-    case MIDGE_PROP_TOPIC_ALIAS_MAXIMUM: return "topic-alias-maximum";
-    case MIDGE_PROP_TOPIC_ALIAS: return "topic-alias";
-    case MIDGE_PROP_MAXIMUM_QOS: return "maximum-qos";
-    case MIDGE_PROP_RETAIN_AVAILABLE: return "retain-available";
-    case MIDGE_PROP_USER_PROPERTY: return "user-property";
-    case MIDGE_PROP_MAXIMUM_PACKET_SIZE: return "maximum-packet-size";
-    case MIDGE_PROP_WILDCARD_SUB_AVAILABLE: return "wildcard-subscription-available";
-    case MIDGE_PROP_SUBSCRIPTION_ID_AVAILABLE: return "subscription-identifier-available";
-    case MIDGE_PROP_SHARED_SUB_AVAILABLE: return "shared-subscription-available";
-    default: return NULL;
+    case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR:
+        return "payload-format-indicator";
+    case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL:
+        return "message-expiry-interval";
+    case MIDGE_PROP_CONTENT_TYPE:
+        return "content-type";
+    case MIDGE_PROP_RESPONSE_TOPIC:
+        return "response-topic";
+    case MIDGE_PROP_CORRELATION_DATA:
+        return "correlation-data";
+    case MIDGE_PROP_SUBSCRIPTION_IDENTIFIER:
+        return "subscription-identifier";
+    case MIDGE_PROP_SESSION_EXPIRY_INTERVAL:
+        return "session-expiry-interval";
+    case MIDGE_PROP_ASSIGNED_CLIENT_IDENTIFIER:
+        return "assigned-client-identifier";
+    case MIDGE_PROP_SERVER_KEEP_ALIVE:
+        return "server-keep-alive";
+    case MIDGE_PROP_AUTHENTICATION_METHOD:
+        return "authentication-method";
+    case MIDGE_PROP_AUTHENTICATION_DATA:
+        return "authentication-data";
+    case MIDGE_PROP_REQUEST_PROBLEM_INFORMATION:
+        return "request-problem-information";
+    case MIDGE_PROP_WILL_DELAY_INTERVAL:
+        return "will-delay-interval";
+    case MIDGE_PROP_REQUEST_RESPONSE_INFORMATION:
+        return "request-response-information";
+    case MIDGE_PROP_RESPONSE_INFORMATION:
+        return "response-information";
+    case MIDGE_PROP_SERVER_REFERENCE:
+        return "server-reference";
+    case MIDGE_PROP_REASON_STRING:
+        return "reason-string";
+    case MIDGE_PROP_RECEIVE_MAXIMUM:
+        return "receive-maximum";
+    case MIDGE_PROP_TOPIC_ALIAS_MAXIMUM:
+        return "topic-alias-maximum";
+    case MIDGE_PROP_TOPIC_ALIAS:
+        return "topic-alias";
+    case MIDGE_PROP_MAXIMUM_QOS:
+        return "maximum-qos";
+    case MIDGE_PROP_RETAIN_AVAILABLE:
+        return "retain-available";
+    case MIDGE_PROP_USER_PROPERTY:
+        return "user-property";
+    case MIDGE_PROP_MAXIMUM_PACKET_SIZE:
+        return "maximum-packet-size";
+    case MIDGE_PROP_WILDCARD_SUB_AVAILABLE:
+        return "wildcard-subscription-available";
+    case MIDGE_PROP_SUBSCRIPTION_ID_AVAILABLE:
+        return "subscription-identifier-available";
+    case MIDGE_PROP_SHARED_SUB_AVAILABLE:
+        return "shared-subscription-available";
+    default:
+        return NULL;
     }
 }
 
@@ -309,31 +337,81 @@ midge_err_t mc_props_to_mqtt(const midge_props_t *p, mqtt_props_context_t ctx, m
         const mc_prop_t *it = &p->items[i];
         mqtt_bytes_t b = {(const uint8_t *)it->data, it->len};
         switch (it->id) {
-        case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR: out->payload_format_indicator = (uint8_t)it->num; break;
-        case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL: out->message_expiry_interval = it->num; break;
-        case MIDGE_PROP_CONTENT_TYPE: out->content_type = b; break;
-        case MIDGE_PROP_RESPONSE_TOPIC: out->response_topic = b; break;
-        case MIDGE_PROP_CORRELATION_DATA: out->correlation_data = b; break;
-        case MIDGE_PROP_SESSION_EXPIRY_INTERVAL: out->session_expiry_interval = it->num; break;
-        case MIDGE_PROP_ASSIGNED_CLIENT_IDENTIFIER: out->assigned_client_identifier = b; break;
-        case MIDGE_PROP_SERVER_KEEP_ALIVE: out->server_keep_alive = (uint16_t)it->num; break;
-        case MIDGE_PROP_AUTHENTICATION_METHOD: out->authentication_method = b; break;
-        case MIDGE_PROP_AUTHENTICATION_DATA: out->authentication_data = b; break;
-        case MIDGE_PROP_REQUEST_PROBLEM_INFORMATION: out->request_problem_information = (uint8_t)it->num; break;
-        case MIDGE_PROP_WILL_DELAY_INTERVAL: out->will_delay_interval = it->num; break;
-        case MIDGE_PROP_REQUEST_RESPONSE_INFORMATION: out->request_response_information = (uint8_t)it->num; break;
-        case MIDGE_PROP_RESPONSE_INFORMATION: out->response_information = b; break;
-        case MIDGE_PROP_SERVER_REFERENCE: out->server_reference = b; break;
-        case MIDGE_PROP_REASON_STRING: out->reason_string = b; break;
-        case MIDGE_PROP_RECEIVE_MAXIMUM: out->receive_maximum = (uint16_t)it->num; break;
-        case MIDGE_PROP_TOPIC_ALIAS_MAXIMUM: out->topic_alias_maximum = (uint16_t)it->num; break;
-        case MIDGE_PROP_TOPIC_ALIAS: out->topic_alias = (uint16_t)it->num; break;
-        case MIDGE_PROP_MAXIMUM_QOS: out->maximum_qos = (uint8_t)it->num; break;
-        case MIDGE_PROP_RETAIN_AVAILABLE: out->retain_available = (uint8_t)it->num; break;
-        case MIDGE_PROP_MAXIMUM_PACKET_SIZE: out->maximum_packet_size = it->num; break;
-        case MIDGE_PROP_WILDCARD_SUB_AVAILABLE: out->wildcard_sub_available = (uint8_t)it->num; break;
-        case MIDGE_PROP_SUBSCRIPTION_ID_AVAILABLE: out->subscription_id_available = (uint8_t)it->num; break;
-        case MIDGE_PROP_SHARED_SUB_AVAILABLE: out->shared_sub_available = (uint8_t)it->num; break;
+        case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR:
+            out->payload_format_indicator = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL:
+            out->message_expiry_interval = it->num;
+            break;
+        case MIDGE_PROP_CONTENT_TYPE:
+            out->content_type = b;
+            break;
+        case MIDGE_PROP_RESPONSE_TOPIC:
+            out->response_topic = b;
+            break;
+        case MIDGE_PROP_CORRELATION_DATA:
+            out->correlation_data = b;
+            break;
+        case MIDGE_PROP_SESSION_EXPIRY_INTERVAL:
+            out->session_expiry_interval = it->num;
+            break;
+        case MIDGE_PROP_ASSIGNED_CLIENT_IDENTIFIER:
+            out->assigned_client_identifier = b;
+            break;
+        case MIDGE_PROP_SERVER_KEEP_ALIVE:
+            out->server_keep_alive = (uint16_t)it->num;
+            break;
+        case MIDGE_PROP_AUTHENTICATION_METHOD:
+            out->authentication_method = b;
+            break;
+        case MIDGE_PROP_AUTHENTICATION_DATA:
+            out->authentication_data = b;
+            break;
+        case MIDGE_PROP_REQUEST_PROBLEM_INFORMATION:
+            out->request_problem_information = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_WILL_DELAY_INTERVAL:
+            out->will_delay_interval = it->num;
+            break;
+        case MIDGE_PROP_REQUEST_RESPONSE_INFORMATION:
+            out->request_response_information = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_RESPONSE_INFORMATION:
+            out->response_information = b;
+            break;
+        case MIDGE_PROP_SERVER_REFERENCE:
+            out->server_reference = b;
+            break;
+        case MIDGE_PROP_REASON_STRING:
+            out->reason_string = b;
+            break;
+        case MIDGE_PROP_RECEIVE_MAXIMUM:
+            out->receive_maximum = (uint16_t)it->num;
+            break;
+        case MIDGE_PROP_TOPIC_ALIAS_MAXIMUM:
+            out->topic_alias_maximum = (uint16_t)it->num;
+            break;
+        case MIDGE_PROP_TOPIC_ALIAS:
+            out->topic_alias = (uint16_t)it->num;
+            break;
+        case MIDGE_PROP_MAXIMUM_QOS:
+            out->maximum_qos = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_RETAIN_AVAILABLE:
+            out->retain_available = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_MAXIMUM_PACKET_SIZE:
+            out->maximum_packet_size = it->num;
+            break;
+        case MIDGE_PROP_WILDCARD_SUB_AVAILABLE:
+            out->wildcard_sub_available = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_SUBSCRIPTION_ID_AVAILABLE:
+            out->subscription_id_available = (uint8_t)it->num;
+            break;
+        case MIDGE_PROP_SHARED_SUB_AVAILABLE:
+            out->shared_sub_available = (uint8_t)it->num;
+            break;
         case MIDGE_PROP_USER_PROPERTY: {
             mqtt_user_prop_t *u = &(*user)[out->user_count++];
             u->key = b;

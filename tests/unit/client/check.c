@@ -129,8 +129,7 @@ static void cb_message(midge_client_t *c, void *ud, const midge_message_t *m)
     pthread_mutex_unlock(&o->lock);
 }
 
-static void cb_publish(midge_client_t *c, void *ud, int mid, uint8_t reason,
-                       const midge_props_t *p)
+static void cb_publish(midge_client_t *c, void *ud, int mid, uint8_t reason, const midge_props_t *p)
 {
     obs_t *o = ud;
     pthread_mutex_lock(&o->lock);
@@ -186,8 +185,8 @@ static midge_client_t *make(const char *id, obs_t *o, int version)
     midge_client_t *c = midge_client_new(id, o);
     if (!c)
         return NULL;
-    midge_callbacks_t cb = {cb_connect,   cb_disconnect,  cb_message, cb_publish,
-                            cb_subscribe, NULL,           cb_log};
+    midge_callbacks_t cb = {cb_connect,   cb_disconnect, cb_message, cb_publish,
+                            cb_subscribe, NULL,          cb_log};
     midge_set_callbacks(c, &cb);
     midge_set_version(c, version);
     midge_set_reconnect(c, true, 100, 500);
@@ -656,8 +655,8 @@ static void *publisher(void *arg)
         /* The queue bound may push back briefly under load. */
         /* One QoS per thread: order holds only within a QoS level. */
         int mid = 0;
-        while ((e = midge_publish(t->c, &mid, topic("thr"), pl, strlen(pl), 1 + (t->id & 1),
-                                  false, NULL)) == MIDGE_ERR_QUEUE_FULL &&
+        while ((e = midge_publish(t->c, &mid, topic("thr"), pl, strlen(pl), 1 + (t->id & 1), false,
+                                  NULL)) == MIDGE_ERR_QUEUE_FULL &&
                tries++ < 2000)
             sleep_ms(1);
         if (getenv("MIDGE_CHECK_DEBUG"))
@@ -674,7 +673,8 @@ static int sc_threads(void)
     obs_t so, po;
     obs_init(&so);
     obs_init(&po);
-    midge_client_t *s = make("chk-thr-sub", &so, opt_version), *p = make("chk-thr-pub", &po, opt_version);
+    midge_client_t *s = make("chk-thr-sub", &so, opt_version),
+                   *p = make("chk-thr-pub", &po, opt_version);
     midge_set_queue_limits(p, 100, 1 << 20);
     if (!s || !p || !start(s, &so) || !start(p, &po) || !subscribe_wait(s, &so, topic("thr"), 2))
         FAIL("connect");
@@ -909,10 +909,10 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(void);
     } sc[] = {
-        {"pubsub", sc_pubsub},       {"retained", sc_retained},   {"will", sc_will},
-        {"persistent", sc_persistent}, {"props", sc_props},       {"reconnect", sc_reconnect},
-        {"threads", sc_threads},     {"fail", sc_expect_fail},    {"selfpub", sc_selfpub},
-        {"keepalive", sc_keepalive}, {"callerloop", sc_callerloop}, {"fake", sc_fake_session},
+        {"pubsub", sc_pubsub},         {"retained", sc_retained},     {"will", sc_will},
+        {"persistent", sc_persistent}, {"props", sc_props},           {"reconnect", sc_reconnect},
+        {"threads", sc_threads},       {"fail", sc_expect_fail},      {"selfpub", sc_selfpub},
+        {"keepalive", sc_keepalive},   {"callerloop", sc_callerloop}, {"fake", sc_fake_session},
     };
     for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
         if (!strcmp(sc[i].name, argv[1]))

@@ -20,7 +20,8 @@ TEST(connack_strings_match_mosquitto)
 {
     CHECK(!strcmp(midge_connack_string(4, 5), "Connection Refused: not authorised."));
     CHECK(!strcmp(midge_connack_string(3, 4), "Connection Refused: bad user name or password."));
-    CHECK(!strcmp(midge_connack_string(4, 1), "Connection Refused: unacceptable protocol version."));
+    CHECK(
+        !strcmp(midge_connack_string(4, 1), "Connection Refused: unacceptable protocol version."));
     CHECK(!strcmp(midge_connack_string(4, 77), "Connection Refused: unknown reason."));
     CHECK(!strcmp(midge_connack_string(5, 0x87), "Not authorized"));
     CHECK(!strcmp(midge_connack_string(5, 0x86), "Bad User Name or Password"));
