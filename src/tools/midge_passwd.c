@@ -414,7 +414,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "Error: -U cannot be used with -c, -D or -b.\n");
         return 1;
     }
-    if (delete && batch) {
+    if (delete &&batch) {
         fprintf(stderr, "Error: -D and -b cannot be used together.\n");
         return 1;
     }
