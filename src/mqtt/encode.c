@@ -23,9 +23,8 @@ static bool version_ok(mqtt_version_t v)
 
 static bool props_sized(const mqtt_props_t *p, mqtt_props_context_t ctx, size_t *size, size_t *wire)
 {
-    if (!mqtt__props_encodable(p, ctx))
+    if (!mqtt__props_check(p, ctx, size))
         return false;
-    *size = mqtt_props_size(p);
     *wire = mqtt_varint_size((uint32_t)*size) + *size;
     return true;
 }

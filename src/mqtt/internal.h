@@ -44,7 +44,9 @@ static inline mqtt_err_t mqtt__read_u32(mqtt_reader_t *r, uint32_t *v)
 }
 
 /* A variable byte integer inside a packet: running out of bytes is a
- * truncated field, not a reason to wait for more. */
+ * truncated field, not a reason to wait for more, and a non-minimal form
+ * (a last byte of 0 after a continuation) is refused as the spec demands
+ * and Mosquitto does. */
 static inline mqtt_err_t mqtt__read_varint(mqtt_reader_t *r, uint32_t *v)
 {
     size_t used;
@@ -53,6 +55,8 @@ static inline mqtt_err_t mqtt__read_varint(mqtt_reader_t *r, uint32_t *v)
         return MQTT_ERR_TRUNCATED;
     if (err != MQTT_OK)
         return err;
+    if (used > 1 && r->pos[used - 1] == 0)
+        return MQTT_ERR_VARINT;
     r->pos += used;
     return MQTT_OK;
 }
@@ -154,9 +158,9 @@ static inline void mqtt__write_binary(mqtt__writer_t *w, mqtt_bytes_t b)
 /* Reads a property length and block, validating every property for ctx;
  * fills p (raw points at the block, without its length). */
 mqtt_err_t mqtt__props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *p);
-/* Checks that p can be encoded in ctx: allowed ids, value ranges, string
- * lengths. */
-bool mqtt__props_encodable(const mqtt_props_t *p, mqtt_props_context_t ctx);
+/* Checks that p can be encoded in ctx (allowed ids, value ranges, string
+ * lengths) and gives the block's size, as mqtt_props_size would. */
+bool mqtt__props_check(const mqtt_props_t *p, mqtt_props_context_t ctx, size_t *size);
 /* Writes the property length and block (size from mqtt_props_size). */
 void mqtt__props_encode(mqtt__writer_t *w, const mqtt_props_t *p, size_t size);
 /* Property length prefix plus block. */

@@ -178,14 +178,19 @@ typedef struct {
 /* Variable byte integer: 1-4 bytes, max 268,435,455. */
 #define MQTT_VARINT_MAX 268435455u
 /* Decodes a variable byte integer. MQTT_ERR_NEED_MORE if the buffer ends
- * inside it, MQTT_ERR_VARINT if it is longer than 4 bytes. */
+ * inside it, MQTT_ERR_VARINT if it is longer than 4 bytes. Accepts
+ * non-minimal forms (as Mosquitto does for the remaining length); the
+ * packet decoders refuse them inside packets. */
 mqtt_err_t mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value, size_t *used);
 /* Bytes needed to encode value (1-4), 0 if value > MQTT_VARINT_MAX. */
 size_t mqtt_varint_size(uint32_t value);
 /* Writes value; returns bytes written (buf must hold mqtt_varint_size). */
 size_t mqtt_varint_encode(uint32_t value, uint8_t *buf);
 
-/* UTF-8 as MQTT requires: well-formed, no surrogates, no U+0000. */
+/* UTF-8 as MQTT requires: well-formed (no overlongs), no surrogates, no
+ * U+0000. Like Mosquitto, also refuses what the spec lets a receiver
+ * refuse: control characters (U+0001-U+001F, U+007F-U+009F) and Unicode
+ * non-characters (U+FDD0-U+FDEF, U+xFFFE, U+xFFFF). */
 bool mqtt_utf8_valid(const uint8_t *s, size_t len);
 /* Topic name: valid UTF-8, 1..65535 bytes, no '+' or '#'. */
 bool mqtt_topic_name_valid(mqtt_bytes_t topic);

@@ -45,24 +45,25 @@ size_t mqtt_varint_encode(uint32_t value, uint8_t *buf)
 }
 
 /*
- * RFC 3629 well-formedness plus the MQTT rules: no U+0000 and no UTF-16
- * surrogates (which RFC 3629 already excludes). Overlong forms and code
- * points above U+10FFFF are rejected by the lead/continuation ranges.
- * Control characters and non-characters are allowed: the spec only says
- * a receiver MAY reject them.
+ * RFC 3629 well-formedness (no overlong forms, no UTF-16 surrogates, nothing
+ * above U+10FFFF) plus MQTT's rules: no U+0000, and, where the spec lets a
+ * receiver choose, Mosquitto's choice: control characters U+0001..U+001F
+ * and U+007F..U+009F and the Unicode non-characters are refused too.
  */
 bool mqtt_utf8_valid(const uint8_t *s, size_t len)
 {
     const uint8_t *p = s, *end = s + len;
     while (p < end) {
         uint8_t c = *p;
-        if (c >= 0x01 && c < 0x80) {
+        if (c >= 0x20 && c < 0x7F) {
             p++;
             continue;
         }
         size_t left = (size_t)(end - p);
         if (c >= 0xC2 && c <= 0xDF) {
             if (left < 2 || (p[1] & 0xC0) != 0x80)
+                return false;
+            if (c == 0xC2 && p[1] < 0xA0) /* U+0080..U+009F */
                 return false;
             p += 2;
         } else if (c >= 0xE0 && c <= 0xEF) {
@@ -72,6 +73,10 @@ bool mqtt_utf8_valid(const uint8_t *s, size_t len)
                 return false;
             if (c == 0xED && p[1] >= 0xA0) /* U+D800..U+DFFF */
                 return false;
+            if (c == 0xEF && p[1] == 0xB7 && p[2] >= 0x90 && p[2] <= 0xAF) /* U+FDD0..U+FDEF */
+                return false;
+            if (c == 0xEF && p[1] == 0xBF && p[2] >= 0xBE) /* U+FFFE, U+FFFF */
+                return false;
             p += 3;
         } else if (c >= 0xF0 && c <= 0xF4) {
             if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
@@ -80,9 +85,12 @@ bool mqtt_utf8_valid(const uint8_t *s, size_t len)
                 return false;
             if (c == 0xF4 && p[1] >= 0x90) /* above U+10FFFF */
                 return false;
+            if ((p[1] & 0x0F) == 0x0F && p[2] == 0xBF && p[3] >= 0xBE) /* U+xFFFE, U+xFFFF */
+                return false;
             p += 4;
         } else {
-            /* U+0000, a stray continuation byte, C0/C1 overlong leads, F5+ */
+            /* U+0000 and other C0 controls, DEL, a stray continuation byte,
+             * C0/C1 overlong leads, F5 and above. */
             return false;
         }
     }

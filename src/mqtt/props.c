@@ -344,12 +344,38 @@ bool mqtt_props_next(mqtt_reader_t *it, mqtt_prop_t *out)
 
 /* ---- Encoding ---- */
 
-/* Bits of `present` that name single-valued properties: the repeatable
- * ones are driven by their counts instead. */
-static uint64_t single_bits(const mqtt_props_t *p)
+/* Index of the lowest set bit; bits != 0. In 32-bit halves, so a
+ * Cortex-M needs no libgcc helper for it. */
+static inline uint8_t lowest_bit(uint64_t bits)
 {
-    return p->present & ~((1ull << MQTT_PROP_SUBSCRIPTION_IDENTIFIER) |
-                          (1ull << MQTT_PROP_USER_PROPERTY) | 1ull);
+    uint32_t lo = (uint32_t)bits, hi = (uint32_t)(bits >> 32);
+#if defined(__GNUC__) || defined(__clang__)
+    return lo ? (uint8_t)__builtin_ctz(lo) : (uint8_t)(32 + __builtin_ctz(hi));
+#else
+    uint32_t x = lo ? lo : hi;
+    uint8_t n = lo ? 0 : 32;
+    while (!(x & 1u)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+#define REPEAT_BITS                                                                                \
+    ((1ull << MQTT_PROP_SUBSCRIPTION_IDENTIFIER) | (1ull << MQTT_PROP_USER_PROPERTY))
+
+/* The properties to write, as bits: single-valued ones from `present`,
+ * the repeatable ones from their counts (their `present` bits are only
+ * informative). */
+static uint64_t wire_bits(const mqtt_props_t *p)
+{
+    uint64_t bits = p->present & ~REPEAT_BITS;
+    if (p->sub_id_count)
+        bits |= 1ull << MQTT_PROP_SUBSCRIPTION_IDENTIFIER;
+    if (p->user_count)
+        bits |= 1ull << MQTT_PROP_USER_PROPERTY;
+    return bits;
 }
 
 static size_t value_size(uint8_t type, uint32_t v, size_t len, size_t len2)
@@ -397,28 +423,43 @@ static bool sub_ids_from_raw(const mqtt_props_t *p)
     return p->sub_ids == NULL && p->sub_id_count > 0 && p->raw.data != NULL;
 }
 
+static size_t repeat_size(const mqtt_props_t *p, uint8_t id)
+{
+    size_t n = 0;
+    if (id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+        if (sub_ids_from_raw(p))
+            return raw_repeat_size(p, id);
+        for (size_t i = 0; p->sub_ids && i < p->sub_id_count; i++)
+            n += 1 + mqtt_varint_size(p->sub_ids[i]);
+    } else {
+        if (user_from_raw(p))
+            return raw_repeat_size(p, id);
+        for (size_t i = 0; p->user && i < p->user_count; i++)
+            n += 5 + p->user[i].key.len + p->user[i].value.len;
+    }
+    return n;
+}
+
+static size_t single_size(const mqtt_props_t *p, uint8_t id)
+{
+    uint8_t type = prop_info[id].type;
+    if (type == PT_STR || type == PT_BIN)
+        return 3 + string_field_c(p, id)->len;
+    if (type == PT_VARINT)
+        return 1 + mqtt_varint_size(load_number(p, id));
+    return 1 + value_size(type, 0, 0, 0);
+}
+
 size_t mqtt_props_size(const mqtt_props_t *props)
 {
     size_t n = 0;
-    uint64_t bits = single_bits(props);
-    for (uint8_t id = 1; id <= PROP_ID_MAX; id++) {
-        if (!((bits >> id) & 1u))
+    uint64_t bits = wire_bits(props) & ((2ull << PROP_ID_MAX) - 2);
+    while (bits) {
+        uint8_t id = lowest_bit(bits);
+        bits &= bits - 1;
+        if (prop_info[id].type == PT_NONE)
             continue;
-        uint8_t type = prop_info[id].type;
-        const mqtt_bytes_t *s = string_field_c(props, id);
-        n += 1 + value_size(type, load_number(props, id), s ? s->len : 0, 0);
-    }
-    if (sub_ids_from_raw(props)) {
-        n += raw_repeat_size(props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER);
-    } else if (props->sub_ids) {
-        for (size_t i = 0; i < props->sub_id_count; i++)
-            n += 1 + mqtt_varint_size(props->sub_ids[i]);
-    }
-    if (user_from_raw(props)) {
-        n += raw_repeat_size(props, MQTT_PROP_USER_PROPERTY);
-    } else if (props->user) {
-        for (size_t i = 0; i < props->user_count; i++)
-            n += 5 + props->user[i].key.len + props->user[i].value.len;
+        n += (REPEAT_BITS >> id) & 1u ? repeat_size(props, id) : single_size(props, id);
     }
     return n;
 }
@@ -429,47 +470,50 @@ size_t mqtt__props_wire_size(const mqtt_props_t *p)
     return mqtt_varint_size((uint32_t)n) + n;
 }
 
-bool mqtt__props_encodable(const mqtt_props_t *p, mqtt_props_context_t ctx)
+bool mqtt__props_check(const mqtt_props_t *p, mqtt_props_context_t ctx, size_t *size)
 {
-    uint64_t bits = single_bits(p);
-    if (p->present & 1ull)
+    uint64_t bits = wire_bits(p);
+    if (bits & ~((2ull << PROP_ID_MAX) - 2))
         return false;
-    if (bits >> (PROP_ID_MAX + 1))
-        return false;
-    for (uint8_t id = 1; id <= PROP_ID_MAX; id++) {
-        if (!((bits >> id) & 1u))
-            continue;
+    size_t n = 0;
+    while (bits) {
+        uint8_t id = lowest_bit(bits);
+        bits &= bits - 1;
         if (prop_info[id].type == PT_NONE || !((prop_info[id].contexts >> ctx) & 1u))
             return false;
-        const mqtt_bytes_t *s = string_field_c(p, id);
-        if (s) {
-            if (s->len > 65535 || (s->len && !s->data))
+        if (id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+            if (p->sub_id_count > 1 && ctx != MQTT_PROPS_PUBLISH)
                 return false;
-        } else if (check_number(id, load_number(p, id)) != MQTT_OK) {
-            return false;
+            if (!p->sub_ids && !p->raw.data)
+                return false;
+            for (size_t i = 0; p->sub_ids && i < p->sub_id_count; i++) {
+                if (p->sub_ids[i] == 0 || p->sub_ids[i] > MQTT_VARINT_MAX)
+                    return false;
+            }
+            n += repeat_size(p, id);
+        } else if (id == MQTT_PROP_USER_PROPERTY) {
+            if (!p->user && !p->raw.data)
+                return false;
+            for (size_t i = 0; p->user && i < p->user_count; i++) {
+                const mqtt_user_prop_t *u = &p->user[i];
+                if (u->key.len > 65535 || u->value.len > 65535 || (u->key.len && !u->key.data) ||
+                    (u->value.len && !u->value.data))
+                    return false;
+            }
+            n += repeat_size(p, id);
+        } else {
+            const mqtt_bytes_t *s = string_field_c(p, id);
+            if (s) {
+                if (s->len > 65535 || (s->len && !s->data))
+                    return false;
+            } else if (check_number(id, load_number(p, id)) != MQTT_OK) {
+                return false;
+            }
+            n += single_size(p, id);
         }
     }
-    if (p->sub_id_count > 0) {
-        if (!mqtt_prop_allowed(MQTT_PROP_SUBSCRIPTION_IDENTIFIER, ctx))
-            return false;
-        if (p->sub_id_count > 1 && ctx != MQTT_PROPS_PUBLISH)
-            return false;
-        if (!p->sub_ids && !p->raw.data)
-            return false;
-        for (size_t i = 0; p->sub_ids && i < p->sub_id_count; i++) {
-            if (p->sub_ids[i] == 0 || p->sub_ids[i] > MQTT_VARINT_MAX)
-                return false;
-        }
-    }
-    if (p->user_count > 0) {
-        if (!p->user && !p->raw.data)
-            return false;
-        for (size_t i = 0; p->user && i < p->user_count; i++) {
-            if (p->user[i].key.len > 65535 || p->user[i].value.len > 65535)
-                return false;
-        }
-    }
-    return mqtt_props_size(p) <= MQTT_VARINT_MAX;
+    *size = n;
+    return n <= MQTT_VARINT_MAX;
 }
 
 static void write_raw_repeats(mqtt__writer_t *w, const mqtt_props_t *p, uint8_t want)
@@ -490,36 +534,42 @@ static void write_raw_repeats(mqtt__writer_t *w, const mqtt_props_t *p, uint8_t 
     }
 }
 
+static void write_repeats(mqtt__writer_t *w, const mqtt_props_t *p, uint8_t id)
+{
+    if (id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
+        if (sub_ids_from_raw(p)) {
+            write_raw_repeats(w, p, id);
+            return;
+        }
+        for (size_t i = 0; p->sub_ids && i < p->sub_id_count; i++) {
+            mqtt__write_u8(w, id);
+            mqtt__write_varint(w, p->sub_ids[i]);
+        }
+    } else {
+        if (user_from_raw(p)) {
+            write_raw_repeats(w, p, id);
+            return;
+        }
+        for (size_t i = 0; p->user && i < p->user_count; i++) {
+            mqtt__write_u8(w, id);
+            mqtt__write_binary(w, p->user[i].key);
+            mqtt__write_binary(w, p->user[i].value);
+        }
+    }
+}
+
+/* Ascending identifier order, repeatable properties in their own order. */
 void mqtt__props_encode(mqtt__writer_t *w, const mqtt_props_t *p, size_t size)
 {
     mqtt__write_varint(w, (uint32_t)size);
-    uint64_t bits = single_bits(p);
-    for (uint8_t id = 1; id <= PROP_ID_MAX; id++) {
-        if (id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER) {
-            if (sub_ids_from_raw(p)) {
-                write_raw_repeats(w, p, id);
-            } else if (p->sub_ids) {
-                for (size_t i = 0; i < p->sub_id_count; i++) {
-                    mqtt__write_u8(w, id);
-                    mqtt__write_varint(w, p->sub_ids[i]);
-                }
-            }
+    uint64_t bits = wire_bits(p) & ((2ull << PROP_ID_MAX) - 2);
+    while (bits) {
+        uint8_t id = lowest_bit(bits);
+        bits &= bits - 1;
+        if ((REPEAT_BITS >> id) & 1u) {
+            write_repeats(w, p, id);
             continue;
         }
-        if (id == MQTT_PROP_USER_PROPERTY) {
-            if (user_from_raw(p)) {
-                write_raw_repeats(w, p, id);
-            } else if (p->user) {
-                for (size_t i = 0; i < p->user_count; i++) {
-                    mqtt__write_u8(w, id);
-                    mqtt__write_binary(w, p->user[i].key);
-                    mqtt__write_binary(w, p->user[i].value);
-                }
-            }
-            continue;
-        }
-        if (!((bits >> id) & 1u))
-            continue;
         mqtt__write_u8(w, id);
         uint32_t v = load_number(p, id);
         switch (prop_info[id].type) {

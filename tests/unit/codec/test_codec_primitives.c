@@ -125,7 +125,7 @@ TEST(utf8_valid_strings)
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xC3\xA9t\xC3\xA9", 5)); /* été */
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xE2\x82\xAC", 3));      /* € */
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98\x80", 4));  /* U+1F600 */
-    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF4\x8F\xBF\xBF", 4));  /* U+10FFFF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF4\x8F\xBF\xBD", 4));  /* U+10FFFF */
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xBB\xBF", 3));      /* BOM kept */
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xED\x9F\xBF", 3));      /* U+D7FF */
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xEE\x80\x80", 3));      /* U+E000 */
@@ -150,6 +150,25 @@ TEST(utf8_invalid_strings)
     CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\x98", 3)); /* cut */
     CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC3\x28", 2));     /* bad cont */
     CHECK(!mqtt_utf8_valid((const uint8_t *)"\xFF", 1));
+    /* What the spec lets a receiver refuse and Mosquitto does: control
+     * characters and non-characters. */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"a\nb", 3));
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\x01", 1));
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\x1F", 1));
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\x7F", 1));
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC2\x80", 2));         /* U+0080 */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xC2\x9F", 2));         /* U+009F */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xC2\xA0", 2));          /* U+00A0 */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xEF\xB7\x90", 3));     /* U+FDD0 */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xEF\xB7\xAF", 3));     /* U+FDEF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xB7\xB0", 3));      /* U+FDF0 */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xB7\x8F", 3));      /* U+FDCF */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xEF\xBF\xBE", 3));     /* U+FFFE */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xEF\xBF\xBF", 3));     /* U+FFFF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xEF\xBF\xBD", 3));      /* U+FFFD */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\xBF\xBE", 4)); /* U+1FFFE */
+    CHECK(!mqtt_utf8_valid((const uint8_t *)"\xF4\x8F\xBF\xBF", 4)); /* U+10FFFF */
+    CHECK(mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\xBF\xBD", 4));  /* U+1FFFD */
 }
 
 TEST(topic_names)
