@@ -199,7 +199,8 @@ bool mqtt_topic_name_valid(mqtt_bytes_t topic);
  * (group non-empty, no wildcards in it, filter present). */
 bool mqtt_topic_filter_valid(mqtt_bytes_t filter);
 /* True if topic matches filter, with the rule that filters starting with a
- * wildcard do not match topics starting with '$'. Both must be valid. */
+ * wildcard do not match topics starting with '$'. Both must be valid. A
+ * shared subscription "$share/<group>/<filter>" matches as its <filter>. */
 bool mqtt_topic_matches(mqtt_bytes_t filter, mqtt_bytes_t topic);
 
 /* ---- Fixed header / framing ---- */
@@ -287,7 +288,12 @@ typedef struct {
  *  - Encoding writes `user[0..user_count)` and `sub_ids[0..sub_id_count)`.
  *    If `user` is NULL but `user_count` > 0 and `raw` is set, the user
  *    properties are copied in order from `raw`: a decoded packet's user
- *    properties can be forwarded without building an array.
+ *    properties can be forwarded without building an array. Subscription
+ *    identifiers likewise (`sub_ids` NULL, `sub_id_count` > 0, `raw` set).
+ *  - The decoder also sets the present bits of MQTT_PROP_USER_PROPERTY and
+ *    MQTT_PROP_SUBSCRIPTION_IDENTIFIER when any is there; the encoder
+ *    ignores those two bits and goes by the counts.
+ *  - The encoder writes properties in ascending identifier order.
  */
 typedef struct {
     uint64_t present;
@@ -403,7 +409,7 @@ typedef struct {
 
 /* SUBSCRIBE. Decoding sets `raw` to the validated list and `count`, leaves
  * `entries` NULL; walk it with mqtt_subscribe_next. Encoding writes
- * entries[0..count). */
+ * entries[0..count), or copies `raw` when `entries` is NULL. */
 typedef struct {
     uint16_t packet_id;
     mqtt_props_t props;
@@ -469,7 +475,11 @@ mqtt_err_t mqtt_decode_body(const mqtt_fixed_header_t *fh, const uint8_t *body,
                             mqtt_version_t version, mqtt_packet_t *out);
 
 /* Total bytes of the encoded packet, 0 if the packet cannot be encoded
- * (invalid field, or larger than the protocol allows). */
+ * (invalid field, or larger than the protocol allows). The encoder checks
+ * what is cheap: QoS, packet id 0, flag combinations, lengths, option
+ * bits, v5 reason codes per packet, property contexts and value ranges.
+ * It does not re-validate UTF-8 or topic syntax: check input from users
+ * with mqtt_utf8_valid / mqtt_topic_name_valid / mqtt_topic_filter_valid. */
 size_t mqtt_encoded_size(const mqtt_packet_t *pkt, mqtt_version_t version);
 
 /* Encodes pkt into buf. On success *written is the packet's size. For
