@@ -21,8 +21,8 @@
 #include "broker/retain.h"
 #include "broker/topic_tree.h"
 
-static const char *const sensors[] = {"temp", "hum", "co2", "light", "motion", "door", "power",
-                                      "noise"};
+static const char *const sensors[] = {"temp",   "hum",  "co2",   "light",
+                                      "motion", "door", "power", "noise"};
 
 static uint64_t rng_state = 88172645463325252ull;
 static uint32_t rnd(uint32_t n)
@@ -107,8 +107,8 @@ static void run_matches(topic_tree_t *t, long iters, int threads)
     }
     double dt = now_s() - t0;
     long done = (iters / threads) * threads;
-    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match\n",
-           threads, threads == 1 ? " " : "s", (double)done / dt, dt * 1e9 / (double)done,
+    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match\n", threads,
+           threads == 1 ? " " : "s", (double)done / dt, dt * 1e9 / (double)done,
            (double)results / (double)done);
 }
 
@@ -132,8 +132,8 @@ int main(int argc, char **argv)
     for (long i = 0; i < nsubs; i++) {
         int n = random_filter(buf, sizeof buf);
         mqtt_bytes_t f = {(const uint8_t *)buf, (size_t)n};
-        if (tt_subscribe(t, &sessions[i % nsessions], f, (uint8_t)rnd(3), (uint32_t)i + 1,
-                         NULL) != TT_OK) {
+        if (tt_subscribe(t, &sessions[i % nsessions], f, (uint8_t)rnd(3), (uint32_t)i + 1, NULL) !=
+            TT_OK) {
             fprintf(stderr, "subscribe failed\n");
             return 1;
         }
@@ -152,8 +152,7 @@ int main(int argc, char **argv)
     /* Fan-out: one topic many sessions subscribe to. */
     topic_tree_t *fan = tt_new();
     for (long i = 0; i < nsessions; i++)
-        tt_subscribe(fan, &sessions[i], (mqtt_bytes_t){(const uint8_t *)"news/all", 8}, 1, 0,
-                     NULL);
+        tt_subscribe(fan, &sessions[i], (mqtt_bytes_t){(const uint8_t *)"news/all", 8}, 1, 0, NULL);
     tt_matches_t m;
     tt_matches_init(&m);
     long fan_iters = 200;
@@ -189,8 +188,7 @@ int main(int argc, char **argv)
         msg_unref(msg);
     }
     dt = now_s() - t0;
-    printf("retain set        : %10.0f msgs/s (%zu stored)\n", (double)nret / dt,
-           retain_count(rs));
+    printf("retain set        : %10.0f msgs/s (%zu stored)\n", (double)nret / dt, retain_count(rs));
     msg_vec_t out = {0};
     long lookups = 2000, found = 0;
     t0 = now_s();

@@ -17,13 +17,14 @@ uint64_t lm_seed(void)
     return seed;
 }
 
-static void table_put(lm_node_t **kids, uint32_t cap, lm_node_t *child)
+static void table_put(lm_node_t **kids, uint32_t *tags, uint32_t cap, lm_node_t *child)
 {
     uint32_t mask = cap - 1;
     uint32_t i = (uint32_t)child->hash & mask;
-    while (kids[i] != NULL)
+    while (tags[i] != 0)
         i = (i + 1) & mask;
     kids[i] = child;
+    tags[i] = lm_tag(child->hash);
 }
 
 int lm_reserve(lm_node_t *n)
@@ -35,21 +36,24 @@ int lm_reserve(lm_node_t *n)
     uint32_t cap = n->kid_cap ? n->kid_cap * 2 : 4;
     if (cap == 0)
         return -1;
-    lm_node_t **kids = calloc(cap, sizeof *kids);
+    /* One block: the pointers, then the tags. */
+    lm_node_t **kids = calloc(cap, sizeof *kids + sizeof(uint32_t));
     if (kids == NULL)
         return -1;
+    uint32_t *tags = (uint32_t *)(kids + cap);
     for (uint32_t i = 0; i < n->kid_cap; i++)
         if (n->kids[i] != NULL)
-            table_put(kids, cap, n->kids[i]);
+            table_put(kids, tags, cap, n->kids[i]);
     free(n->kids);
     n->kids = kids;
+    n->tags = tags;
     n->kid_cap = cap;
     return 0;
 }
 
 void lm_insert(lm_node_t *n, lm_node_t *child)
 {
-    table_put(n->kids, n->kid_cap, child);
+    table_put(n->kids, n->tags, n->kid_cap, child);
     n->kid_n++;
     child->parent = n;
 }
@@ -63,27 +67,27 @@ void lm_remove(lm_node_t *n, lm_node_t *child)
     /* Backward shift: pull later members of the probe run into the hole
      * when their home slot does not lie between the hole and them. */
     uint32_t hole = i;
-    for (uint32_t j = (hole + 1) & mask; n->kids[j] != NULL; j = (j + 1) & mask) {
+    for (uint32_t j = (hole + 1) & mask; n->tags[j] != 0; j = (j + 1) & mask) {
         uint32_t home = (uint32_t)n->kids[j]->hash & mask;
         bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
         if (!stays) {
             n->kids[hole] = n->kids[j];
+            n->tags[hole] = n->tags[j];
             hole = j;
         }
     }
     n->kids[hole] = NULL;
+    n->tags[hole] = 0;
     n->kid_n--;
-    if (n->kid_n == 0) {
-        free(n->kids);
-        n->kids = NULL;
-        n->kid_cap = 0;
-    }
+    if (n->kid_n == 0)
+        lm_release(n);
 }
 
 void lm_release(lm_node_t *n)
 {
     free(n->kids);
     n->kids = NULL;
+    n->tags = NULL;
     n->kid_cap = 0;
     n->kid_n = 0;
 }
@@ -92,24 +96,23 @@ long lm_split(uint64_t seed, const char *s, size_t len, lm_level_t **levels, siz
 {
     size_t count = 0;
     size_t start = 0;
-    for (size_t i = 0;; i++) {
-        if (i == len || s[i] == '/') {
-            if (count == *cap) {
-                size_t ncap = *cap ? *cap * 2 : 16;
-                lm_level_t *nl = realloc(*levels, ncap * sizeof *nl);
-                if (nl == NULL)
-                    return -1;
-                *levels = nl;
-                *cap = ncap;
-            }
-            lm_level_t *l = &(*levels)[count++];
-            l->off = (uint32_t)start;
-            l->len = (uint32_t)(i - start);
-            l->hash = lm_hash(seed, s + start, i - start);
-            start = i + 1;
-            if (i == len)
-                break;
+    for (;;) {
+        const char *slash = memchr(s + start, '/', len - start);
+        size_t end = slash ? (size_t)(slash - s) : len;
+        if (count == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 16;
+            lm_level_t *nl = realloc(*levels, ncap * sizeof *nl);
+            if (nl == NULL)
+                return -1;
+            *levels = nl;
+            *cap = ncap;
         }
+        lm_level_t *l = &(*levels)[count++];
+        l->off = (uint32_t)start;
+        l->len = (uint32_t)(end - start);
+        l->hash = lm_hash(seed, s + start, end - start);
+        if (slash == NULL)
+            return (long)count;
+        start = end + 1;
     }
-    return (long)count;
 }

@@ -2,7 +2,7 @@
  * Internal to the topic tree and the retained store: a tree node keyed by
  * one topic level, whose children sit in an open-addressing hash table
  * (linear probing, backward-shift deletion, so no tombstones ever slow a
- * lookup). Both trees embed lm_node_t as the first member of their nodes.
+ * lookup; load at most 3/4). Both trees embed lm_node_t as the first member of their nodes.
  *
  * The hash is seeded per tree with random bits, so a client cannot craft
  * thousands of sibling levels that all land in one probe run.
@@ -17,7 +17,12 @@
 
 typedef struct lm_node {
     struct lm_node *parent;
-    struct lm_node **kids; /* kid_cap slots (a power of two) or NULL */
+    /* kid_cap slots (a power of two): kids[i] is a child or NULL, tags[i]
+     * the high half of its hash with the low bit set, 0 if empty. Probing
+     * reads only tags (16 per cache line), so a lookup that misses never
+     * touches the (cold) child nodes it passes. */
+    struct lm_node **kids;
+    uint32_t *tags;
     uint32_t kid_cap;
     uint32_t kid_n;
     uint64_t hash;     /* lm_hash of the level */
@@ -53,10 +58,26 @@ static inline uint64_t lm_hash(uint64_t seed, const char *s, size_t len)
         len -= 8;
     }
     uint64_t w = 0;
-    if (len > 0)
-        memcpy(&w, s, len);
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
     h = lm_mix(h ^ w, 0xE7037ED1A0B428DBull);
     return lm_mix(h, 0x8EBC6AF09C88C6E3ull);
+}
+
+/* Levels are short: a plain loop beats a call to memcmp. */
+static inline bool lm_same(const char *a, const char *b, uint32_t len)
+{
+    if (len > 32)
+        return memcmp(a, b, len) == 0;
+    for (uint32_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+static inline uint32_t lm_tag(uint64_t hash)
+{
+    return (uint32_t)(hash >> 32) | 1u;
 }
 
 static inline lm_node_t *lm_find(const lm_node_t *n, const char *s, uint32_t len, uint64_t hash)
@@ -64,12 +85,16 @@ static inline lm_node_t *lm_find(const lm_node_t *n, const char *s, uint32_t len
     if (n->kid_n == 0)
         return NULL;
     uint32_t mask = n->kid_cap - 1;
+    uint32_t tag = lm_tag(hash);
     for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
-        lm_node_t *k = n->kids[i];
-        if (k == NULL)
+        uint32_t t = n->tags[i];
+        if (t == 0)
             return NULL;
-        if (k->hash == hash && k->len == len && memcmp(k->level, s, len) == 0)
-            return k;
+        if (t == tag) {
+            lm_node_t *k = n->kids[i];
+            if (k->hash == hash && k->len == len && lm_same(k->level, s, len))
+                return k;
+        }
     }
 }
 

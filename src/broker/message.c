@@ -111,8 +111,8 @@ msg_t *msg_new(const msg_init_t *in)
             return NULL;
     }
 
-    size_t total = sizeof(msg_t) + in->topic.len + 1 + in->origin.len + 1 + props_len +
-                   in->payload.len;
+    size_t total =
+        sizeof(msg_t) + in->topic.len + 1 + in->origin.len + 1 + props_len + in->payload.len;
     msg_t *m = malloc(total);
     if (m == NULL)
         return NULL;
@@ -146,16 +146,14 @@ msg_t *msg_new(const msg_init_t *in)
             m->payload_format_indicator = pp->payload_format_indicator;
         }
         /* As Mosquitto does, an interval of 0 means "does not expire". */
-        if (MQTT_PROP_HAS(pp, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL) &&
-            pp->message_expiry_interval > 0)
+        if (MQTT_PROP_HAS(pp, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL) && pp->message_expiry_interval > 0)
             m->expiry_at = in->now_ms + (int64_t)pp->message_expiry_interval * 1000;
         if (MQTT_PROP_HAS(pp, MQTT_PROP_CONTENT_TYPE))
             p = put_str(p, MQTT_PROP_CONTENT_TYPE, pp->content_type, &m->content_type);
         if (MQTT_PROP_HAS(pp, MQTT_PROP_RESPONSE_TOPIC))
             p = put_str(p, MQTT_PROP_RESPONSE_TOPIC, pp->response_topic, &m->response_topic);
         if (MQTT_PROP_HAS(pp, MQTT_PROP_CORRELATION_DATA))
-            p = put_str(p, MQTT_PROP_CORRELATION_DATA, pp->correlation_data,
-                        &m->correlation_data);
+            p = put_str(p, MQTT_PROP_CORRELATION_DATA, pp->correlation_data, &m->correlation_data);
         user_iter_init(&users, pp);
         while (user_iter_next(&users, &k, &v))
             p = put_user(p, k, v);

@@ -273,8 +273,8 @@ int retain_match(retain_store_t *s, mqtt_bytes_t filter, int64_t now_ms, msg_vec
         pthread_rwlock_wrlock(&s->lock);
         for (size_t i = 0; i < expired.n; i++) {
             msg_t *m = expired.v[i];
-            rnode_t *n = find_topic(s, (mqtt_bytes_t){(const uint8_t *)m->topic, m->topic_len},
-                                    false);
+            rnode_t *n =
+                find_topic(s, (mqtt_bytes_t){(const uint8_t *)m->topic, m->topic_len}, false);
             if (n != NULL && n->msg == m) {
                 drop_msg(s, n);
                 prune(s, n);
@@ -366,8 +366,7 @@ size_t retain_expire(retain_store_t *s, int64_t now_ms)
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < e.expired.n; i++) {
         msg_t *m = e.expired.v[i];
-        rnode_t *n =
-            find_topic(s, (mqtt_bytes_t){(const uint8_t *)m->topic, m->topic_len}, false);
+        rnode_t *n = find_topic(s, (mqtt_bytes_t){(const uint8_t *)m->topic, m->topic_len}, false);
         if (n != NULL && n->msg == m) {
             drop_msg(s, n);
             prune(s, n);

@@ -686,7 +686,7 @@ size_t tt_node_count(topic_tree_t *t)
 
 /* ---- public: matching ---- */
 
-enum { SC_LEVELS, SC_STACK, SC_PENDING, SC_IDOFF };
+enum { SC_LEVELS, SC_STACK, SC_PENDING };
 
 typedef struct {
     const tnode_t *node;
@@ -714,13 +714,20 @@ void tt_matches_free(tt_matches_t *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Appends a result; its identifiers follow in out->ids from *idoff. */
+/* Makes room for `results` more results and as many identifiers, so the
+ * emitting loops below need no checks. */
+static int reserve(tt_matches_t *out, size_t results)
+{
+    if (grow((void **)&out->v, &out->cap, out->n + results, sizeof *out->v) != 0 ||
+        grow((void **)&out->ids, &out->ids_cap, out->ids_n + results, sizeof *out->ids) != 0)
+        return -1;
+    return 0;
+}
+
+/* Appends a result. Identifiers are appended right after it and before the
+ * next result, so tt_match can hand out pointers by walking in order. */
 static tt_match_t *emit(tt_matches_t *out, void *session, uint8_t qos, bool rap, bool shared)
 {
-    if (grow((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v) != 0 ||
-        grow(&out->scratch[SC_IDOFF], &out->scratch_cap[SC_IDOFF], out->n + 1, sizeof(size_t)) != 0)
-        return NULL;
-    ((size_t *)out->scratch[SC_IDOFF])[out->n] = out->ids_n;
     tt_match_t *m = &out->v[out->n++];
     m->session = session;
     m->sub_ids = NULL;
@@ -731,27 +738,22 @@ static tt_match_t *emit(tt_matches_t *out, void *session, uint8_t qos, bool rap,
     return m;
 }
 
-static int add_id(tt_matches_t *out, tt_match_t *m, uint32_t id)
+static void add_id(tt_matches_t *out, tt_match_t *m, uint32_t id)
 {
-    if (id == 0)
-        return 0;
-    if (grow((void **)&out->ids, &out->ids_cap, out->ids_n + 1, sizeof *out->ids) != 0)
-        return -1;
-    out->ids[out->ids_n++] = id;
-    m->sub_id_count++;
-    return 0;
+    if (id != 0) {
+        out->ids[out->ids_n++] = id;
+        m->sub_id_count++;
+    }
 }
 
-static int emit_entry(tt_matches_t *out, const entry_t *e, bool shared)
+static void emit_entry(tt_matches_t *out, const entry_t *e, bool shared)
 {
     tt_match_t *m = emit(out, e->session, (uint8_t)MQTT_SUBOPT_QOS(e->opts),
                          (e->opts & MQTT_SUBOPT_RETAIN_AS_PUB) != 0, shared);
-    if (m == NULL)
-        return -1;
-    return add_id(out, m, e->sub_id);
+    add_id(out, m, e->sub_id);
 }
 
-static int pick_shared(mctx_t *c, sgroup_t *g)
+static void pick_shared(mctx_t *c, sgroup_t *g)
 {
     uint32_t n = g->members.n;
     uint32_t start = atomic_fetch_add_explicit(&g->rr, 1, memory_order_relaxed);
@@ -768,29 +770,28 @@ static int pick_shared(mctx_t *c, sgroup_t *g)
             }
         }
     }
-    return emit_entry(c->out, &g->members.v[pick], true);
+    emit_entry(c->out, &g->members.v[pick], true);
 }
 
 static int visit_node(mctx_t *c, const tnode_t *n)
 {
     tt_matches_t *out = c->out;
+    if (reserve(out, (size_t)n->subs.n + n->ngroups) != 0 ||
+        grow(&out->scratch[SC_PENDING], &out->scratch_cap[SC_PENDING], c->npending + n->subs.n,
+             sizeof(entry_t *)) != 0)
+        return -1;
+    const entry_t **pending = out->scratch[SC_PENDING];
     for (uint32_t i = 0; i < n->subs.n; i++) {
         const entry_t *e = &n->subs.v[i];
         if ((e->opts & MQTT_SUBOPT_NO_LOCAL) && e->session == c->publisher)
             continue;
-        if (!e->multi) {
-            if (emit_entry(out, e, false) != 0)
-                return -1;
-            continue;
-        }
-        if (grow(&out->scratch[SC_PENDING], &out->scratch_cap[SC_PENDING], c->npending + 1,
-                 sizeof(entry_t *)) != 0)
-            return -1;
-        ((const entry_t **)out->scratch[SC_PENDING])[c->npending++] = e;
+        if (e->multi)
+            pending[c->npending++] = e;
+        else
+            emit_entry(out, e, false);
     }
     for (uint32_t i = 0; i < n->ngroups; i++)
-        if (pick_shared(c, n->groups[i]) != 0)
-            return -1;
+        pick_shared(c, n->groups[i]);
     return 0;
 }
 
@@ -806,21 +807,30 @@ static int merge_pending(mctx_t *c)
 {
     const entry_t **p = c->out->scratch[SC_PENDING];
     size_t n = c->npending;
-    if (n > 1)
+    if (reserve(c->out, n) != 0)
+        return -1;
+    if (n > 16) {
         qsort(p, n, sizeof *p, cmp_entry_session);
+    } else {
+        /* The usual handful: insertion sort beats qsort's call overhead. */
+        for (size_t i = 1; i < n; i++) {
+            const entry_t *e = p[i];
+            size_t j = i;
+            for (; j > 0 && (uintptr_t)p[j - 1]->session > (uintptr_t)e->session; j--)
+                p[j] = p[j - 1];
+            p[j] = e;
+        }
+    }
     for (size_t i = 0; i < n;) {
         const entry_t *e = p[i];
         tt_match_t *m = emit(c->out, e->session, 0, false, false);
-        if (m == NULL)
-            return -1;
         for (; i < n && p[i]->session == e->session; i++) {
             uint8_t q = (uint8_t)MQTT_SUBOPT_QOS(p[i]->opts);
             if (q > m->qos)
                 m->qos = q;
             if (p[i]->opts & MQTT_SUBOPT_RETAIN_AS_PUB)
                 m->retain_as_published = true;
-            if (add_id(c->out, m, p[i]->sub_id) != 0)
-                return -1;
+            add_id(c->out, m, p[i]->sub_id);
         }
     }
     return 0;
@@ -885,9 +895,11 @@ int tt_match(topic_tree_t *t, mqtt_bytes_t topic, const void *publisher, tt_matc
         out->ids_n = 0;
         return TT_ERR_NOMEM;
     }
-    const size_t *idoff = out->scratch[SC_IDOFF];
-    for (size_t i = 0; i < out->n; i++)
-        out->v[i].sub_ids = out->v[i].sub_id_count ? out->ids + idoff[i] : NULL;
+    size_t off = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        out->v[i].sub_ids = out->v[i].sub_id_count ? out->ids + off : NULL;
+        off += out->v[i].sub_id_count;
+    }
     if (visit != NULL)
         for (size_t i = 0; i < out->n; i++)
             visit(arg, &out->v[i]);

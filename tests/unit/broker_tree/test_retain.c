@@ -184,15 +184,14 @@ TEST(message_decoded_publish)
 {
     /* A v5 PUBLISH off the wire: topic "t", QoS 0, properties: topic alias
      * 1, user property a=b, content type "ct", user property c=d. */
-    static const uint8_t wire[] = {
-        0x30, 28,                                    /* PUBLISH QoS 0, remaining length */
-        0x00, 0x01, 't',                             /* topic */
-        22,                                          /* property length */
-        0x23, 0x00, 0x01,                            /* topic alias 1 */
-        0x26, 0x00, 0x01, 'a', 0x00, 0x01, 'b',      /* user a=b */
-        0x03, 0x00, 0x02, 'c', 't',                  /* content type */
-        0x26, 0x00, 0x01, 'c', 0x00, 0x01, 'd',      /* user c=d */
-        'P', 'L'};
+    static const uint8_t wire[] = {0x30, 28,         /* PUBLISH QoS 0, remaining length */
+                                   0x00, 0x01, 't',  /* topic */
+                                   22,               /* property length */
+                                   0x23, 0x00, 0x01, /* topic alias 1 */
+                                   0x26, 0x00, 0x01, 'a', 0x00, 0x01, 'b', /* user a=b */
+                                   0x03, 0x00, 0x02, 'c', 't',             /* content type */
+                                   0x26, 0x00, 0x01, 'c', 0x00, 0x01, 'd', /* user c=d */
+                                   'P',  'L'};
     mqtt_packet_t pkt;
     CHECK_EQ_INT(mqtt_decode(wire, sizeof wire, MQTT_V5, &pkt), MQTT_OK);
     const mqtt_publish_t *pub = &pkt.u.publish;
@@ -203,7 +202,7 @@ TEST(message_decoded_publish)
     CHECK_EQ_INT(m->payload_len, 2);
     CHECK_EQ_INT(m->user_prop_count, 2);
     CHECK_EQ_INT(m->props_len, 5 + 7 + 7);
-    static const uint8_t block[] = {0x03, 0x00, 0x02, 'c', 't',  0x26, 0x00, 0x01, 'a', 0x00,
+    static const uint8_t block[] = {0x03, 0x00, 0x02, 'c',  't',  0x26, 0x00, 0x01, 'a', 0x00,
                                     0x01, 'b',  0x26, 0x00, 0x01, 'c',  0x00, 0x01, 'd'};
     CHECK_MEM(m->props_block, block, sizeof block);
     CHECK(m->content_type.len == 2 && memcmp(m->content_type.data, "ct", 2) == 0);
