@@ -97,6 +97,8 @@ midge_props_t *tool_props_for(tool_ctx_t *t, tool_cmd_t cmd, bool *failed)
 
 /* ---- callbacks wrapped for every tool ---- */
 
+static void send_disconnect(tool_ctx_t *t);
+
 static void wrap_connect(midge_client_t *c, void *ud, uint8_t code, bool sp,
                          const midge_props_t *props)
 {
@@ -312,6 +314,11 @@ int tool_run(tool_ctx_t *t, long long deadline_ms)
             t->done = true;
             break;
         }
+        if (t->finishing && !t->disconnect_sent &&
+            (midge_queued_count(t->client) == 0 || now >= t->finish_deadline_ms)) {
+            send_disconnect(t);
+            continue;
+        }
         if (t->timer_at_ms && now >= t->timer_at_ms) {
             tool_timer_fn fn = t->on_timer;
             t->timer_at_ms = 0;
@@ -338,6 +345,8 @@ int tool_run(tool_ctx_t *t, long long deadline_ms)
         int lib = midge_timeout_ms(t->client);
         if (lib >= 0 && lib < wait)
             wait = lib;
+        if (t->finishing && !t->disconnect_sent)
+            wait = 20;
         if (deadline_ms && deadline_ms - now < wait)
             wait = deadline_ms - now;
         if (t->timer_at_ms && t->timer_at_ms - now < wait)
@@ -476,12 +485,9 @@ void tool_print_message(tool_ctx_t *t, const tool_msg_t *m)
         tool_errf(t, "Error: Out of memory while printing a message.\n");
 }
 
-void tool_finish(tool_ctx_t *t, int code)
+static void send_disconnect(tool_ctx_t *t)
 {
-    if (t->finishing)
-        return;
-    t->finishing = true;
-    t->exit_code = code;
+    t->disconnect_sent = true;
     bool failed = false;
     midge_props_t *p =
         t->cfg->protocol == 5 ? tool_props_for(t, TOOL_CMD_DISCONNECT, &failed) : NULL;
@@ -490,6 +496,19 @@ void tool_finish(tool_ctx_t *t, int code)
     else
         midge_disconnect(t->client);
     midge_props_free(p);
+}
+
+void tool_finish(tool_ctx_t *t, int code)
+{
+    if (t->finishing)
+        return;
+    t->finishing = true;
+    t->exit_code = code;
+    /* Messages the tool published on its way out (--remove-retained's
+     * clearing publishes) are delivered first, for a bounded time. */
+    t->finish_deadline_ms = tool_now_ms() + 5000;
+    if (midge_queued_count(t->client) == 0)
+        send_disconnect(t);
 }
 
 #define TOOL_PAYLOAD_MAX 268435455u

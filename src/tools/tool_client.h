@@ -32,8 +32,10 @@ struct tool_ctx {
     midge_callbacks_t user_cbs; /* the tool's callbacks, called by the wrappers */
 
     bool connected_once;
-    bool done;                  /* stop the driver loop */
-    bool finishing;             /* tool_finish called: DISCONNECT on its way */
+    bool done;      /* stop the driver loop */
+    bool finishing; /* tool_finish called: DISCONNECT on its way */
+    bool disconnect_sent;
+    long long finish_deadline_ms;
     int exit_code;              /* returned by main */
     uint32_t server_max_packet; /* from CONNACK, 0 = none announced */
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import start_midge, start_mosquitto, free_port
-from tools_util import Sub, addr, broker, needs_tools, run, tool, wait_until  # noqa: F401
+from tools_util import (Sub, addr, broker, midge_built, needs_tools, run, tool,  # noqa: F401
+                        wait_until)
 
 pytestmark = needs_tools
 
@@ -261,15 +262,20 @@ def test_rr_timeout(broker):
     assert r.returncode == 27 and r.stderr == b"Timed out\n"
 
 
+def _stop_checked(b):
+    rc = b.stop()
+    if b.name == "midge":
+        b.check_clean(rc)
+
+
 def _restartable(kind, workdir, port):
     return start_midge(workdir, port=port) if kind == "midge" else \
         start_mosquitto(workdir, port=port)
 
 
-@pytest.mark.parametrize("kind", ["mosquitto", "midge"])
-def test_sub_reconnects_after_broker_restart(kind, workdir):
-    from conftest import BUILD
-    if kind == "midge" and not os.path.exists(os.path.join(BUILD, "midge")):
+def test_sub_reconnects_after_broker_restart(broker_kind, workdir):
+    kind = broker_kind
+    if kind == "midge" and not midge_built():
         pytest.skip("midge broker not built yet")
     port = free_port()
     b = _restartable(kind, workdir, port)
@@ -278,7 +284,7 @@ def test_sub_reconnects_after_broker_restart(kind, workdir):
         assert run(["midge_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "rc/t", "-m",
                     "before"]).returncode == 0
         assert wait_until(lambda: len(s.lines) == 1)
-        b.stop()
+        _stop_checked(b)
         b = _restartable(kind, workdir, port)
         # resubscribed once the reconnect's SUBACK arrives
         assert wait_until(lambda: sum(b"SUBACK" in d for d in s.debug) >= 2, timeout=20)
@@ -288,7 +294,7 @@ def test_sub_reconnects_after_broker_restart(kind, workdir):
         assert s.lines == [b"before\n", b"after\n"]
     finally:
         s.kill()
-        b.stop()
+        _stop_checked(b)
 
 
 @pytest.mark.parametrize("version", ["311", "5"])
