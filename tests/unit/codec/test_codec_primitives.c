@@ -256,6 +256,9 @@ TEST(topic_matching)
         {"$share/g/a/+", "a/b", true},
         {"$share/g/#", "$SYS/x", false},
         {"$share/g/a", "b", false},
+        /* A shared filter matches as its inner filter, never literally. */
+        {"$share/g/a", "$share/g/a", false},
+        {"$share/g/$share/g/a", "$share/g/a", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bool m = mqtt_topic_matches(B(cases[i].filter), B(cases[i].topic));
