@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/store.h"
 #include "mqtt/mqtt.h"
 
 /* expiry_at of a message without a Message Expiry Interval. */
@@ -47,8 +48,9 @@ typedef struct msg {
     const char *origin; /* publishing client id, NUL-terminated, "" if none */
     const uint8_t *payload;
     /* The forwarded v5 properties in wire format (without the length
-     * prefix): content type, response topic, correlation data, then the
-     * user properties in their original order. props_len 0 if none. */
+     * prefix): payload format indicator, content type, response topic,
+     * correlation data, then the user properties in their original order.
+     * props_len 0 if none. It is what the store keeps (store_msg_t.props). */
     const uint8_t *props_block;
     /* Views into props_block; data NULL = absent (present-but-empty values
      * are kept: the server must forward them unaltered). */
@@ -107,6 +109,20 @@ uint32_t msg_expiry_remaining(const msg_t *m, int64_t now_ms);
  * subscription identifiers and a topic alias.
  */
 void msg_props(const msg_t *m, int64_t now_ms, mqtt_props_t *out);
+
+/*
+ * The store's view of m (views into m: keep a reference while the store
+ * call runs). The deadline is turned into wall-clock ms (wall_ms is the
+ * wall clock at now_ms), since the monotonic clock restarts with the
+ * process. out->id is m->store_id.
+ */
+void msg_store_view(const msg_t *m, int64_t now_ms, int64_t wall_ms, store_msg_t *out);
+
+/* A message rebuilt from a stored record (store_load), with one reference
+ * and store_id = sm->id; the origin client id is not stored, so it is "".
+ * NULL if out of memory or the record is malformed (the property block is
+ * checked, since it comes from disk). */
+msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms);
 
 /* A growable array of message references (retained lookups). */
 typedef struct {

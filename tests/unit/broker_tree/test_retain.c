@@ -226,6 +226,115 @@ TEST(message_decoded_publish)
     msg_unref(m);
 }
 
+TEST(message_encodes_once)
+{
+    /* PFI and the strings live in the block too: the encoder must take
+     * them from the fields and only the user properties from raw. */
+    mqtt_props_t props;
+    memset(&props, 0, sizeof props);
+    MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR);
+    props.payload_format_indicator = 1;
+    MQTT_PROP_SET(&props, MQTT_PROP_RESPONSE_TOPIC);
+    props.response_topic = B("r/t");
+    props.user = users;
+    props.user_count = 3;
+    msg_init_t in = {.topic = B("t"), .payload = B("p"), .props = &props};
+    msg_t *m = msg_new(&in);
+    CHECK(m != NULL);
+    mqtt_packet_t op = {.type = MQTT_PUBLISH};
+    op.u.publish.topic = B("t");
+    op.u.publish.payload = B("p");
+    msg_props(m, 0, &op.u.publish.props);
+    uint8_t buf[128];
+    size_t n = 0;
+    CHECK_EQ_INT(mqtt_encode(&op, MQTT_V5, buf, sizeof buf, &n), MQTT_OK);
+    mqtt_packet_t back;
+    CHECK_EQ_INT(mqtt_decode(buf, n, MQTT_V5, &back), MQTT_OK); /* a duplicate PFI would fail */
+    const mqtt_props_t *bp = &back.u.publish.props;
+    CHECK(MQTT_PROP_HAS(bp, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR) && bp->payload_format_indicator);
+    CHECK(bp->response_topic.len == 3);
+    CHECK(users_in_order(bp));
+    msg_unref(m);
+}
+
+TEST(message_store_round_trip)
+{
+    mqtt_props_t props;
+    memset(&props, 0, sizeof props);
+    MQTT_PROP_SET(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR);
+    props.payload_format_indicator = 1;
+    MQTT_PROP_SET(&props, MQTT_PROP_CONTENT_TYPE);
+    props.content_type = B("text");
+    MQTT_PROP_SET(&props, MQTT_PROP_RESPONSE_TOPIC);
+    props.response_topic = B("reply");
+    MQTT_PROP_SET(&props, MQTT_PROP_CORRELATION_DATA);
+    props.correlation_data.data = (const uint8_t *)"";
+    MQTT_PROP_SET(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+    props.message_expiry_interval = 60;
+    props.user = users;
+    props.user_count = 3;
+    msg_init_t in = {.topic = B("s/t"),
+                     .payload = B("pay"),
+                     .qos = 2,
+                     .retain = true,
+                     .props = &props,
+                     .now_ms = 1000};
+    msg_t *m = msg_new(&in);
+    CHECK(m != NULL);
+    atomic_store(&m->store_id, 77);
+    store_msg_t sm;
+    msg_store_view(m, 11000, 1700000000000, &sm); /* 10 s later, wall clock */
+    CHECK_EQ_INT(sm.id, 77);
+    CHECK_EQ_INT(sm.expiry_at, 1700000000000 + 50000);
+    CHECK(sm.qos == 2 && sm.retain);
+    /* Restart: the monotonic clock is elsewhere, the wall clock 20 s on. */
+    msg_t *r = msg_from_store(&sm, 5000, 1700000020000);
+    CHECK(r != NULL);
+    CHECK_EQ_INT(r->expiry_at, 5000 + 30000);
+    CHECK_EQ_INT(atomic_load(&r->store_id), 77);
+    CHECK(strcmp(r->topic, "s/t") == 0 && r->payload_len == 3);
+    CHECK_EQ_INT(r->props_len, m->props_len);
+    bool ok;
+    check_forwarded(r, &ok);
+    CHECK(!ok); /* it has an expiry, which check_forwarded refuses */
+    mqtt_props_t a, b;
+    msg_props(m, 11000, &a);
+    msg_props(r, 5000, &b);
+    CHECK_EQ_INT(a.present, b.present);
+    CHECK_EQ_INT(a.message_expiry_interval, 50);
+    CHECK_EQ_INT(b.message_expiry_interval, 30);
+    CHECK(b.content_type.len == 4 && b.correlation_data.data != NULL &&
+          b.correlation_data.len == 0);
+    CHECK(b.payload_format_indicator == 1 && users_in_order(&b));
+    msg_unref(r);
+
+    /* Already expired while stored: still "expired", never "no expiry". */
+    msg_store_view(m, 100000, 50, &sm);
+    CHECK_EQ_INT(sm.expiry_at, 1);
+    msg_unref(m);
+
+    /* A block from a corrupt store is refused, never read past its end. */
+    static const uint8_t bad[][6] = {
+        {0x26, 0x00, 0x05, 'k', 0x00, 0x00},  /* key runs past the end */
+        {0x02, 0x00, 0x00, 0x00, 0x01, 0x00}, /* not a forwarded property */
+        {0x01, 0x01, 0x01, 0x00, 0x00, 0x00}, /* PFI twice */
+        {0x03, 0x00, 0x00, 0x03, 0x00, 0x00}, /* content type twice */
+        {0x01, 0x07, 0x00, 0x00, 0x00, 0x00}, /* PFI out of range */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        store_msg_t c = {.topic = B("t"), .payload = B("x"), .props = {bad[i], 6}};
+        if (i == 2)
+            c.props.len = 4;
+        if (i == 3)
+            c.props.len = 6;
+        CHECK(msg_from_store(&c, 0, 0) == NULL);
+    }
+    store_msg_t c = {.topic = B("t"), .payload = B("x"), .props = {bad[0], 0}};
+    msg_t *plain = msg_from_store(&c, 0, 0);
+    CHECK(plain != NULL && !msg_has_expiry(plain) && plain->props_len == 0);
+    msg_unref(plain);
+}
+
 typedef struct {
     msg_t *m;
 } refs_arg_t;
@@ -407,6 +516,8 @@ int main(void)
     RUN(message_expiry);
     RUN(message_forwards_properties);
     RUN(message_decoded_publish);
+    RUN(message_encodes_once);
+    RUN(message_store_round_trip);
     RUN(message_refs_threads);
     RUN(retain_set_replace_clear);
     RUN(retain_match_filters);
