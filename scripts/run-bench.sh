@@ -15,4 +15,9 @@ for bench in "$build"/bench_*; do
     fi
 done
 [ "$found" = 1 ] || echo "bench: no benchmarks built in $build"
+# The broker benchmark: midge against Mosquitto, same load, same run.
+if [ -x "$build/midge" ] && [ -x "$build/loadgen" ]; then
+    echo "== broker: midge vs mosquitto"
+    "$(dirname "$0")/../bench/broker/compare.sh" "$build" || status=1
+fi
 exit $status

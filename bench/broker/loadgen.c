@@ -15,6 +15,7 @@
 #include "mqtt/mqtt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -63,7 +64,7 @@ static struct {
     conn_t *conns;
     int nconns;
     int epfd;
-    long *delivered_per_pub; /* deliveries of publisher i's messages */
+    long *delivered_per_pub; /* [pub * subscribers + sub]: deliveries of pub's messages */
     long delivered;
     long expected;
     double *lat_us;
@@ -172,6 +173,7 @@ static int connect_to_broker(void)
     freeaddrinfo(res);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
 
@@ -209,9 +211,15 @@ static void pump_publisher(conn_t *c)
     static uint8_t payload[1 << 20];
     char topic[32];
     int tlen = snprintf(topic, sizeof topic, "bench/%d", c->index);
-    long limit = lg.opt.window * lg.opt.subscribers;
-    while (c->sent < lg.opt.messages &&
-           c->sent * lg.opt.subscribers - lg.delivered_per_pub[c->index] < limit) {
+    /* The window is against the slowest subscriber, so no subscriber is
+     * ever more than W of this publisher's messages behind: a broker's
+     * per-client queue limit is never what ends the run. */
+    long slowest = lg.delivered_per_pub[(size_t)c->index * lg.opt.subscribers];
+    for (int s = 1; s < lg.opt.subscribers; s++) {
+        long d = lg.delivered_per_pub[(size_t)c->index * lg.opt.subscribers + s];
+        slowest = d < slowest ? d : slowest;
+    }
+    while (c->sent < lg.opt.messages && c->sent - slowest < lg.opt.window) {
         uint64_t t = now_ns();
         uint32_t idx = (uint32_t)c->index;
         memcpy(payload, &idx, 4);
@@ -229,7 +237,7 @@ static void pump_publisher(conn_t *c)
     flush(c);
 }
 
-static void record_delivery(const mqtt_publish_t *pub)
+static void record_delivery(const conn_t *sub, const mqtt_publish_t *pub)
 {
     if (pub->payload.len < 12) {
         return;
@@ -241,7 +249,7 @@ static void record_delivery(const mqtt_publish_t *pub)
     if (idx >= (uint32_t)lg.opt.publishers) {
         return;
     }
-    lg.delivered_per_pub[idx]++;
+    lg.delivered_per_pub[(size_t)idx * lg.opt.subscribers + sub->index]++;
     lg.delivered++;
     if (lg.lat_seen++ % lg.lat_stride == 0 && lg.nlat < LATENCY_SAMPLES) {
         lg.lat_us[lg.nlat++] = (double)(now_ns() - t) / 1000.0;
@@ -276,7 +284,7 @@ static void handle_packet(conn_t *c, const mqtt_packet_t *p)
         lg.ready_subs++;
         break;
     case MQTT_PUBLISH:
-        record_delivery(&p->u.publish);
+        record_delivery(c, &p->u.publish);
         if (p->u.publish.qos == 1) {
             send_ack(c, MQTT_PUBACK, p->u.publish.packet_id);
         } else if (p->u.publish.qos == 2) {
@@ -407,17 +415,38 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt(argc, argv, "h:p:P:S:n:q:s:w:V:T:")) != -1) {
         switch (ch) {
-        case 'h': lg.opt.host = optarg; break;
-        case 'p': lg.opt.port = optarg; break;
-        case 'P': lg.opt.publishers = atoi(optarg); break;
-        case 'S': lg.opt.subscribers = atoi(optarg); break;
-        case 'n': lg.opt.messages = atol(optarg); break;
-        case 'q': lg.opt.qos = atoi(optarg); break;
-        case 's': lg.opt.payload_size = (size_t)atol(optarg); break;
-        case 'w': lg.opt.window = atol(optarg); break;
-        case 'V': lg.opt.version = atoi(optarg); break;
-        case 'T': lg.opt.timeout_s = atof(optarg); break;
-        default: usage();
+        case 'h':
+            lg.opt.host = optarg;
+            break;
+        case 'p':
+            lg.opt.port = optarg;
+            break;
+        case 'P':
+            lg.opt.publishers = atoi(optarg);
+            break;
+        case 'S':
+            lg.opt.subscribers = atoi(optarg);
+            break;
+        case 'n':
+            lg.opt.messages = atol(optarg);
+            break;
+        case 'q':
+            lg.opt.qos = atoi(optarg);
+            break;
+        case 's':
+            lg.opt.payload_size = (size_t)atol(optarg);
+            break;
+        case 'w':
+            lg.opt.window = atol(optarg);
+            break;
+        case 'V':
+            lg.opt.version = atoi(optarg);
+            break;
+        case 'T':
+            lg.opt.timeout_s = atof(optarg);
+            break;
+        default:
+            usage();
         }
     }
     if (!lg.opt.port || lg.opt.publishers < 1 || lg.opt.subscribers < 1 || lg.opt.qos < 0 ||
@@ -429,7 +458,8 @@ int main(int argc, char **argv)
     lg.epfd = epoll_create1(0);
     lg.nconns = lg.opt.publishers + lg.opt.subscribers;
     lg.conns = calloc((size_t)lg.nconns, sizeof(conn_t));
-    lg.delivered_per_pub = calloc((size_t)lg.opt.publishers, sizeof(long));
+    lg.delivered_per_pub =
+        calloc((size_t)lg.opt.publishers * (size_t)lg.opt.subscribers, sizeof(long));
     lg.lat_us = malloc(sizeof(double) * LATENCY_SAMPLES);
     if (lg.epfd < 0 || !lg.conns || !lg.delivered_per_pub || !lg.lat_us) {
         die("setup");
