@@ -149,6 +149,24 @@ int main(int argc, char **argv)
     if (threads > 1)
         run_matches(t, iters, threads);
 
+    /* Per device: every session subscribes to its own command topic, a
+     * few monitors to all of them; a publish reaches 1-2 sessions. */
+    topic_tree_t *dev = tt_new();
+    for (long i = 0; i < nsubs; i++) {
+        int n = snprintf(buf, sizeof buf, "dev/%ld/cmd", i);
+        tt_subscribe(dev, &sessions[i % nsessions], (mqtt_bytes_t){(const uint8_t *)buf, (size_t)n},
+                     1, 0, NULL);
+    }
+    for (long i = 0; i < 10; i++)
+        tt_subscribe(dev, &sessions[i], (mqtt_bytes_t){(const uint8_t *)"dev/+/cmd", 9}, 0, 0,
+                     NULL);
+    for (int i = 0; i < NTOPICS; i++)
+        topic_len[i] =
+            (size_t)snprintf(topics[i], sizeof topics[i], "dev/%u/cmd", rnd((uint32_t)nsubs));
+    printf("per-device topics (%ld subscriptions):\n", nsubs + 10);
+    run_matches(dev, iters, 1);
+    tt_free(dev);
+
     /* Fan-out: one topic many sessions subscribe to. */
     topic_tree_t *fan = tt_new();
     for (long i = 0; i < nsessions; i++)

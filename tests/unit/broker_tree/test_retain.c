@@ -509,6 +509,69 @@ TEST(retain_prunes)
     retain_free(s);
 }
 
+typedef struct {
+    retain_store_t *s;
+    int id;
+} rworker_t;
+
+static void *retain_reader(void *arg)
+{
+    rworker_t *w = arg;
+    msg_vec_t v = {0};
+    const char *filters[] = {"t/#", "t/+/x", "+/+/+", "t/1/x", "#"};
+    for (int i = 0; i < 3000; i++) {
+        retain_match(w->s, B(filters[(i + w->id) % 5]), i, &v);
+        for (size_t k = 0; k < v.n; k++)
+            if (v.v[k]->payload_len == 0 || v.v[k]->topic[0] != 't')
+                abort();
+        msg_vec_clear(&v);
+    }
+    msg_vec_free(&v);
+    return NULL;
+}
+
+static void *retain_writer(void *arg)
+{
+    rworker_t *w = arg;
+    char topic[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(topic, sizeof topic, "t/%d/x", (i * 7 + w->id) % 40);
+        /* Some expire within the run, so lookups remove them too. */
+        msg_t *m = mk(topic, i % 5 == 0 ? "" : "v", i, (uint32_t)(i % 3));
+        retain_set(w->s, m);
+        msg_unref(m);
+        if (i % 200 == 0)
+            retain_expire(w->s, i);
+    }
+    return NULL;
+}
+
+TEST(retain_threads)
+{
+    retain_store_t *s = retain_new();
+    pthread_t th[4];
+    rworker_t w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (rworker_t){s, i};
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, i < 2 ? retain_reader : retain_writer, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    size_t n = retain_count(s);
+    CHECK(n <= 40);
+    msg_vec_clear(&V);
+    CHECK_EQ_INT(rmatch(s, "#", 0), (int)n);
+    for (int i = 0; i < 40; i++) {
+        char topic[32];
+        snprintf(topic, sizeof topic, "t/%d/x", i);
+        retain_remove(s, B(topic));
+    }
+    CHECK_EQ_INT(retain_count(s), 0);
+    CHECK_EQ_INT(retain_payload_bytes(s), 0);
+    msg_vec_clear(&V);
+    retain_free(s);
+}
+
 int main(void)
 {
     RUN(message_basic);
@@ -523,6 +586,7 @@ int main(void)
     RUN(retain_match_filters);
     RUN(retain_expiry_and_foreach);
     RUN(retain_prunes);
+    RUN(retain_threads);
     msg_vec_free(&V);
     return TEST_REPORT();
 }

@@ -355,6 +355,45 @@ TEST(remove_session_many)
     tt_free(t);
 }
 
+TEST(many_siblings)
+{
+    /* Thousands of children of one node, removed in a scrambled order:
+     * every survivor must stay findable (hash table deletion), and the
+     * node count must track exactly. */
+    enum { N = 3000 };
+    static int order[N];
+    char f[32];
+    topic_tree_t *t = tt_new();
+    for (int i = 0; i < N; i++) {
+        snprintf(f, sizeof f, "s/%d", i);
+        CHECK_EQ_INT(tt_subscribe(t, S(i % 64), B(f), 0, (uint32_t)i + 1, NULL), TT_OK);
+        order[i] = i;
+    }
+    CHECK_EQ_INT(tt_node_count(t), 2 + N);
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)(((uint64_t)i * 2654435761u + 17) % (uint64_t)(i + 1));
+        int tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    for (int k = 0; k < N; k++) {
+        int i = order[k];
+        snprintf(f, sizeof f, "s/%d", i);
+        CHECK_EQ_INT(tt_unsubscribe(t, S(i % 64), B(f)), TT_OK);
+        if (k % 97 == 0) {
+            for (int m = k + 1; m < N; m++) {
+                snprintf(f, sizeof f, "s/%d", order[m]);
+                CHECK_EQ_INT(match(t, f, NULL), 1);
+                CHECK_EQ_INT(M.v[0].sub_ids[0], (uint32_t)order[m] + 1);
+            }
+            snprintf(f, sizeof f, "s/%d", i);
+            CHECK_EQ_INT(match(t, f, NULL), 0);
+        }
+    }
+    CHECK_EQ_INT(tt_node_count(t), 1);
+    tt_free(t);
+}
+
 TEST(deep_topic)
 {
     /* 32767 levels: matching and teardown must not recurse. */
@@ -580,6 +619,7 @@ int main(void)
     RUN(shared_prefers_online);
     RUN(unsubscribe_prunes);
     RUN(remove_session_many);
+    RUN(many_siblings);
     RUN(deep_topic);
     RUN(visit_callback);
     RUN(shared_filter_parse);
