@@ -156,7 +156,8 @@ static inline void mqtt__write_binary(mqtt__writer_t *w, mqtt_bytes_t b)
 /* ---- Shared between decode.c and encode.c (props.c) ---- */
 
 /* Reads a property length and block, validating every property for ctx;
- * fills p (raw points at the block, without its length). */
+ * fills p, which the caller has zeroed (raw points at the block, without
+ * its length). */
 mqtt_err_t mqtt__props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *p);
 /* Checks that p can be encoded in ctx (allowed ids, value ranges, string
  * lengths) and gives the block's size, as mqtt_props_size would. */

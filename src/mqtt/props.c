@@ -263,7 +263,6 @@ static mqtt_err_t read_value(mqtt_reader_t *r, uint8_t type, mqtt_prop_t *out)
 
 mqtt_err_t mqtt__props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *p)
 {
-    memset(p, 0, sizeof *p);
     uint32_t len;
     mqtt_err_t err = mqtt__read_varint(r, &len);
     if (err != MQTT_OK)

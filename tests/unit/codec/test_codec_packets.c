@@ -42,6 +42,12 @@ static const vector_t vectors[] = {
      "102500044d51545404ee000a00026331000677696c6c2f74000362796500047573657200027077"},
     {"connect v31", 3, "101e00064d514973647003c2001e000a6f6c642d636c69656e74000175000170"},
     {"connect v311 empty id", 4, "100c00044d515454040200000000"},
+    /* The variable header of the 3.1.1 and 3.1 specifications' CONNECT
+     * example (flags 0xCE, keep alive 10), with a payload to match. */
+    {"connect v311 spec example", 4, "101b00044d51545404ce000a0003636964000177000178000175000170"},
+    {"connect v31 spec example", 3,
+     "101d00064d514973647003ce000a0003636964000177000178000175000170"},
+    /* The same from the 5.0 specification, with Session Expiry 10. */
     {"connect v5 spec example", 5,
      "102700044d51545405ce000a05110000000a0003636964051800000005000177000178000175000170"},
     {"connect v5 props", 5,
