@@ -420,10 +420,16 @@ void tool_msg_from(tool_ctx_t *t, const midge_message_t *in, tool_msg_t *m)
         }
         t->users_cap = t->sub_ids_cap = n;
     }
+    size_t norder = 0;
+    uint64_t seen = 0;
     for (size_t i = 0; i < n; i++) {
         midge_prop_t mp;
         if (!midge_props_get(in->props, i, &mp))
             break;
+        if (mp.id > 0 && mp.id < 64 && !(seen >> mp.id & 1) && norder < sizeof t->prop_order) {
+            seen |= 1ull << mp.id;
+            t->prop_order[norder++] = (uint8_t)mp.id;
+        }
         switch (mp.id) {
         case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR:
             p->payload_format_indicator = (uint8_t)mp.num;
@@ -459,6 +465,8 @@ void tool_msg_from(tool_ctx_t *t, const midge_message_t *in, tool_msg_t *m)
     p->user = t->users;
     p->sub_ids = t->sub_ids;
     m->props = p;
+    m->prop_order = t->prop_order;
+    m->prop_order_len = norder;
 }
 
 void tool_print_message(tool_ctx_t *t, const tool_msg_t *m)

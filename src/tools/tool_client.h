@@ -50,6 +50,7 @@ struct tool_ctx {
     size_t users_cap;
     uint32_t *sub_ids;
     size_t sub_ids_cap;
+    uint8_t prop_order[64];
 
     tool_buf_t out;
     tool_buf_t err;

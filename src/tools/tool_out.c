@@ -185,7 +185,7 @@ static void jw_str(jw_t *w, const uint8_t *s, size_t n)
             esc = "\\t";
             break;
         default:
-            if (c < 0x20 || c == 0x7f) {
+            if (c < 0x20) {
                 snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
                 esc = ubuf;
             }
@@ -413,9 +413,215 @@ static void tst(tool_buf_t *b, const struct tm *tm, long ns)
     tool_buf_printf(b, "%s.%06ldZ%s", buf, ns / 1000, zone);
 }
 
+/* One property of %j's "properties" object, under mosquitto_sub's name. */
+static void mosq_prop(jw_t *w, const mqtt_props_t *p, uint8_t id)
+{
+    switch (id) {
+    case MQTT_PROP_USER_PROPERTY:
+        if (!p->user_count || !p->user)
+            return;
+        jw_k(w, "user-properties");
+        jw_open(w);
+        for (size_t i = 0; i < p->user_count; i++) {
+            jw_key(w, (const char *)p->user[i].key.data, p->user[i].key.len);
+            jw_str(w, p->user[i].value.data, p->user[i].value.len);
+        }
+        jw_close(w);
+        return;
+    case MQTT_PROP_SUBSCRIPTION_IDENTIFIER:
+        if (p->sub_id_count && p->sub_ids)
+            jw_kuint(w, "subscription-identifier", p->sub_ids[0]);
+        return;
+    default:
+        break;
+    }
+    if (!has(p, id))
+        return;
+    switch (id) {
+    case MQTT_PROP_CONTENT_TYPE:
+        jw_kstr(w, "content-type", p->content_type.data, p->content_type.len);
+        break;
+    case MQTT_PROP_CORRELATION_DATA:
+        jw_kstr(w, "correlation-data", p->correlation_data.data, p->correlation_data.len);
+        break;
+    case MQTT_PROP_PAYLOAD_FORMAT_INDICATOR:
+        jw_kuint(w, "payload-format-indicator", p->payload_format_indicator);
+        break;
+    case MQTT_PROP_RESPONSE_TOPIC:
+        jw_kstr(w, "response-topic", p->response_topic.data, p->response_topic.len);
+        break;
+    case MQTT_PROP_MESSAGE_EXPIRY_INTERVAL:
+        jw_kuint(w, "message-expiry-interval", p->message_expiry_interval);
+        break;
+    case MQTT_PROP_TOPIC_ALIAS:
+        jw_kuint(w, "topic-alias", p->topic_alias);
+        break;
+    default:
+        break;
+    }
+}
+
+static unsigned hex4(const uint8_t *p)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* A validated JSON string body (between the quotes) decoded and written
+ * again with jw_str's escaping, as cJSON does: "\u00e9" comes out as the
+ * UTF-8 bytes of e-acute, "\/" as "/". */
+static void jc_string(jw_t *w, const uint8_t *p, const uint8_t *end)
+{
+    tool_buf_t d = {0};
+    while (p < end) {
+        if (*p != '\\') {
+            tool_buf_putc(&d, (char)*p++);
+            continue;
+        }
+        p++;
+        uint8_t c = *p++;
+        switch (c) {
+        case 'b':
+            tool_buf_putc(&d, '\b');
+            break;
+        case 'f':
+            tool_buf_putc(&d, '\f');
+            break;
+        case 'n':
+            tool_buf_putc(&d, '\n');
+            break;
+        case 'r':
+            tool_buf_putc(&d, '\r');
+            break;
+        case 't':
+            tool_buf_putc(&d, '\t');
+            break;
+        case 'u': {
+            unsigned cp = hex4(p);
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                unsigned lo = hex4(p + 2);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+            }
+            char u[4];
+            size_t n;
+            if (cp < 0x80) {
+                u[0] = (char)cp;
+                n = 1;
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | cp >> 6);
+                u[1] = (char)(0x80 | (cp & 0x3F));
+                n = 2;
+            } else if (cp < 0x10000) {
+                u[0] = (char)(0xE0 | cp >> 12);
+                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F));
+                n = 3;
+            } else {
+                u[0] = (char)(0xF0 | cp >> 18);
+                u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[3] = (char)(0x80 | (cp & 0x3F));
+                n = 4;
+            }
+            tool_buf_put(&d, u, n);
+            break;
+        }
+        default:
+            tool_buf_putc(&d, (char)c);
+            break; /* " \\ / */
+        }
+    }
+    jw_str(w, (const uint8_t *)(d.data ? d.data : ""), d.len);
+    tool_buf_free(&d);
+}
+
+/* Re-emits a payload already accepted by tool_json_valid() in the
+ * writer's layout, as mosquitto_sub's %J does (it parses the payload and
+ * prints it again): compact, or indented with --pretty. Numbers are
+ * copied as written. */
+static void jc_value(jw_t *w, jr_t *r)
+{
+    jr_ws(r);
+    if (r->p >= r->end)
+        return;
+    const uint8_t *s = r->p;
+    if (*r->p == '{') {
+        r->p++;
+        jr_ws(r);
+        jw_open(w);
+        if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            jw_close(w);
+            return;
+        }
+        while (r->p < r->end) {
+            jr_ws(r);
+            const uint8_t *k = r->p;
+            if (!jr_string(r))
+                return;
+            if (!w->first)
+                tool_buf_putc(w->b, ',');
+            w->first = false;
+            if (w->pretty)
+                jw_indent(w);
+            tool_buf_put(w->b, k, (size_t)(r->p - k));
+            tool_buf_putc(w->b, ':');
+            if (w->pretty)
+                tool_buf_putc(w->b, '\t');
+            jr_ws(r);
+            r->p++; /* ':' */
+            jc_value(w, r);
+            jr_ws(r);
+            if (r->p >= r->end || *r->p++ == '}')
+                break;
+        }
+        jw_close(w);
+    } else if (*r->p == '[') {
+        r->p++;
+        tool_buf_putc(w->b, '[');
+        w->depth++; /* cJSON indents objects inside arrays one level more */
+        jr_ws(r);
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+        } else {
+            for (size_t i = 0; r->p < r->end; i++) {
+                jw_sep(w, i);
+                jc_value(w, r);
+                jr_ws(r);
+                if (r->p >= r->end || *r->p++ == ']')
+                    break;
+            }
+        }
+        w->depth--;
+        tool_buf_putc(w->b, ']');
+        w->first = false;
+    } else if (*r->p == '"') {
+        if (jr_string(r))
+            jc_string(w, s + 1, r->p - 1);
+    } else {
+        while (r->p < r->end && !strchr(",]} \t\r\n", *r->p))
+            r->p++;
+        tool_buf_put(w->b, s, (size_t)(r->p - s));
+    }
+}
+
 static void mosq_json(tool_buf_t *out, const tool_msg_t *m, const struct tm *tm, long ns,
                       bool escaped, bool pretty)
 {
+    static const uint8_t default_order[] = {
+        MQTT_PROP_USER_PROPERTY,           MQTT_PROP_CONTENT_TYPE,
+        MQTT_PROP_CORRELATION_DATA,        MQTT_PROP_PAYLOAD_FORMAT_INDICATOR,
+        MQTT_PROP_RESPONSE_TOPIC,          MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+        MQTT_PROP_SUBSCRIPTION_IDENTIFIER, MQTT_PROP_TOPIC_ALIAS,
+    };
     jw_t w = {out, pretty, 0, true};
     tool_buf_t t = {0};
     const mqtt_props_t *p = m->props;
@@ -430,40 +636,24 @@ static void mosq_json(tool_buf_t *out, const tool_msg_t *m, const struct tm *tm,
     if (m->qos > 0)
         jw_kuint(&w, "mid", m->mid);
     if (any_props(p)) {
+        /* mosquitto_sub lists them in the order they came on the wire. */
+        const uint8_t *order = m->prop_order ? m->prop_order : default_order;
+        size_t n = m->prop_order ? m->prop_order_len : sizeof default_order;
         jw_k(&w, "properties");
         jw_open(&w);
-        if (p->user_count && p->user) {
-            jw_k(&w, "user-properties");
-            jw_open(&w);
-            for (size_t i = 0; i < p->user_count; i++) {
-                jw_key(&w, (const char *)p->user[i].key.data, p->user[i].key.len);
-                jw_str(&w, p->user[i].value.data, p->user[i].value.len);
-            }
-            jw_close(&w);
-        }
-        if (has(p, MQTT_PROP_CONTENT_TYPE))
-            jw_kstr(&w, "content-type", p->content_type.data, p->content_type.len);
-        if (has(p, MQTT_PROP_CORRELATION_DATA))
-            jw_kstr(&w, "correlation-data", p->correlation_data.data, p->correlation_data.len);
-        if (has(p, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR))
-            jw_kuint(&w, "payload-format-indicator", p->payload_format_indicator);
-        if (has(p, MQTT_PROP_RESPONSE_TOPIC))
-            jw_kstr(&w, "response-topic", p->response_topic.data, p->response_topic.len);
-        if (has(p, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
-            jw_kuint(&w, "message-expiry-interval", p->message_expiry_interval);
-        if (p->sub_id_count && p->sub_ids)
-            jw_kuint(&w, "subscription-identifier", p->sub_ids[0]);
-        if (has(p, MQTT_PROP_TOPIC_ALIAS))
-            jw_kuint(&w, "topic-alias", p->topic_alias);
+        for (size_t i = 0; i < n; i++)
+            mosq_prop(&w, p, order[i]);
         jw_close(&w);
     }
     jw_k(&w, "payload");
-    if (m->payload_len == 0)
+    if (m->payload_len == 0) {
         tool_buf_puts(out, "null");
-    else if (escaped)
+    } else if (escaped) {
         jw_str(&w, m->payload, m->payload_len);
-    else
-        tool_buf_put(out, m->payload, m->payload_len);
+    } else {
+        jr_t r = {m->payload, m->payload + m->payload_len};
+        jc_value(&w, &r);
+    }
     jw_close(&w);
 }
 

@@ -45,6 +45,10 @@ typedef struct {
     bool retain;
     unsigned mid;
     const mqtt_props_t *props;
+    /* Property ids in the order they arrived (each id once), so %j lists
+     * them as mosquitto_sub does; NULL for a fixed order. */
+    const uint8_t *prop_order;
+    size_t prop_order_len;
 } tool_msg_t;
 
 typedef struct {

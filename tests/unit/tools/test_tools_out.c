@@ -20,7 +20,7 @@ static const char *render(const tool_out_opts_t *o, const tool_msg_t *m)
 
 #define MSG(t, p)                                                                                  \
     {                                                                                              \
-        (t), strlen(t), (const uint8_t *)(p), strlen(p), 0, false, 0, NULL                         \
+        (t), strlen(t), (const uint8_t *)(p), strlen(p), 0, false, 0, NULL, NULL, 0                \
     }
 
 static int same(const char *got, const char *want)
@@ -82,7 +82,7 @@ TEST(binary_payload_exact)
 {
     static const uint8_t bin[] = {0, 1, 0xff, '\n', 0x80};
     tool_out_opts_t o = {.eol = false};
-    tool_msg_t m = {"t", 1, bin, sizeof bin, 0, false, 0, NULL};
+    tool_msg_t m = {"t", 1, bin, sizeof bin, 0, false, 0, NULL, NULL, 0};
     render(&o, &m);
     CHECK_EQ_INT(out.len, sizeof bin);
     CHECK_MEM(out.data, bin, sizeof bin);
@@ -182,6 +182,29 @@ TEST(format_json_j)
                                "\"qos\":0,\"retain\":0,\"payloadlen\":0,\"payload\":null}"));
 }
 
+TEST(format_json_wire_order)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    mqtt_props_t p = full_props();
+    static const uint8_t order[] = {MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, MQTT_PROP_USER_PROPERTY,
+                                    MQTT_PROP_CONTENT_TYPE};
+    p.present = 0;
+    MQTT_PROP_SET(&p, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR);
+    MQTT_PROP_SET(&p, MQTT_PROP_CONTENT_TYPE);
+    p.sub_id_count = 0;
+    p.user_count = 1;
+    tool_out_opts_t o = {.eol = false, .format = "%j"};
+    tool_msg_t m = MSG("t", "x");
+    m.props = &p;
+    m.prop_order = order;
+    m.prop_order_len = 3;
+    CHECK(same(render(&o, &m), "{\"tst\":\"2020-05-06T21:48:00.123456Z+0000\",\"topic\":\"t\","
+                               "\"qos\":0,\"retain\":0,\"payloadlen\":1,\"properties\":{"
+                               "\"payload-format-indicator\":1,\"user-properties\":{\"k1\":\"v1\"},"
+                               "\"content-type\":\"text/plain\"},\"payload\":\"x\"}"));
+}
+
 TEST(format_json_pretty)
 {
     setenv("TZ", "UTC", 1);
@@ -199,9 +222,20 @@ TEST(format_json_J)
     tzset();
     tool_out_opts_t o = {.eol = true, .format = "%J"};
     tool_msg_t m = MSG("t", "{\"a\": [1, 2.5e3, true, null, \"x\\u00e9\"]}");
-    CHECK(same(render(&o, &m), "{\"tst\":\"2020-05-06T21:48:00.123456Z+0000\",\"topic\":\"t\","
-                               "\"qos\":0,\"retain\":0,\"payloadlen\":40,\"payload\":{\"a\": [1, "
-                               "2.5e3, true, null, \"x\\u00e9\"]}}\n"));
+    CHECK(same(render(&o, &m),
+               "{\"tst\":\"2020-05-06T21:48:00.123456Z+0000\",\"topic\":\"t\","
+               "\"qos\":0,\"retain\":0,\"payloadlen\":40,\"payload\":{\"a\":[1,2.5e3,"
+               "true,null,\"x\xc3\xa9\"]}}\n"));
+    /* re-emitted like mosquitto_sub's cJSON: compact, or indented */
+    o.pretty = true;
+    tool_msg_t n = MSG("t", " {\"k\" : {\"z\":[ {\"y\":1} ], \"e\":{}, \"f\":[]}} ");
+    CHECK(same(render(&o, &n),
+               "{\n\t\"tst\":\t\"2020-05-06T21:48:00.123456Z+0000\",\n"
+               "\t\"topic\":\t\"t\",\n\t\"qos\":\t0,\n\t\"retain\":\t0,\n"
+               "\t\"payloadlen\":\t43,\n\t\"payload\":\t{\n"
+               "\t\t\"k\":\t{\n\t\t\t\"z\":\t[{\n\t\t\t\t\t\"y\":\t1\n"
+               "\t\t\t\t}],\n\t\t\t\"e\":\t{\n\t\t\t},\n\t\t\t\"f\":\t[]\n\t\t}\n\t}\n}\n"));
+    o.pretty = false;
     CHECK_EQ_INT(err.len, 0);
     tool_msg_t bad = MSG("b/t", "{not json");
     CHECK(same(render(&o, &bad), "\n"));
@@ -245,7 +279,7 @@ TEST(midge_json_text_and_binary)
                                "\"payloadlen\":8,\"payload\":\"h\xc3\xa9\\\"llo\\t\","
                                "\"payload_encoding\":\"utf8\"}\n"));
     static const uint8_t bin[] = {0xff, 0x00, 0x10, 'a'};
-    tool_msg_t b = {"t", 1, bin, sizeof bin, 0, true, 0, NULL};
+    tool_msg_t b = {"t", 1, bin, sizeof bin, 0, true, 0, NULL, NULL, 0};
     CHECK(same(render(&o, &b), "{\"topic\":\"t\",\"qos\":0,\"retain\":true,\"payloadlen\":4,"
                                "\"payload\":\"/wAQYQ==\",\"payload_encoding\":\"base64\"}\n"));
     tool_msg_t e = MSG("t", "");
@@ -300,7 +334,7 @@ TEST(large_payload_hex)
     for (size_t i = 0; i < n; i++)
         p[i] = (uint8_t)(i * 31);
     tool_out_opts_t o = {.format = "%x"};
-    tool_msg_t m = {"t", 1, p, n, 0, false, 0, NULL};
+    tool_msg_t m = {"t", 1, p, n, 0, false, 0, NULL, NULL, 0};
     render(&o, &m);
     int ok = out.len == 2 * n && !memcmp(out.data, "001f3e", 6);
     free(p);
@@ -318,6 +352,7 @@ int main(void)
     RUN(format_escapes);
     RUN(format_json_j);
     RUN(format_json_pretty);
+    RUN(format_json_wire_order);
     RUN(format_json_J);
     RUN(json_validator);
     RUN(midge_json_text_and_binary);
