@@ -70,6 +70,10 @@ conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct socka
     c->last_rx_ms = w->now_ms;
     c->max_packet_size = CONN_PREAUTH_MAX_PACKET;
     c->out_limit = CONN_DEFAULT_OUT_LIMIT;
+    if (l && l->spec.tls && tls_conn_start(c, l->spec.tls) != 0) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -251,8 +255,28 @@ static void set_want_out(conn_t *c, bool on)
     }
 }
 
-/* Drops n written bytes from the front of the queue. */
-static void consume(conn_t *c, size_t n)
+size_t conn_out_gather(const conn_t *c, uint8_t *dst, size_t max)
+{
+    size_t n = 0;
+    for (const out_chunk_t *k = c->out_head; k && n < max; k = k->next) {
+        size_t sent = k->sent;
+        if (sent < k->len) {
+            size_t take = k->len - sent < max - n ? k->len - sent : max - n;
+            memcpy(dst + n, k->data + sent, take);
+            n += take;
+            sent = k->len;
+        }
+        size_t poff = sent - k->len;
+        if (n < max && k->payload_len > poff) {
+            size_t take = k->payload_len - poff < max - n ? k->payload_len - poff : max - n;
+            memcpy(dst + n, k->payload + poff, take);
+            n += take;
+        }
+    }
+    return n;
+}
+
+void conn_out_consume(conn_t *c, size_t n)
 {
     c->out_bytes -= n;
     c->tx_bytes += n;
@@ -275,6 +299,8 @@ static void consume(conn_t *c, size_t n)
  * socket failed; the caller decides what that means. */
 static bool write_out(conn_t *c)
 {
+    if (c->tls)
+        return tls_conn_write_out(c, c->worker->scratch);
     /* Bounded: each round either empties up to OUT_IOV chunks or stops at
      * a partial write. */
     for (int round = 0; round < 64 && c->out_head; round++) {
@@ -303,7 +329,7 @@ static bool write_out(conn_t *c)
                 continue;
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
-        consume(c, (size_t)w);
+        conn_out_consume(c, (size_t)w);
         if ((size_t)w < want)
             return true;
     }
@@ -328,12 +354,13 @@ void conn_flush(conn_t *c)
     }
     if (c->out_head) {
         /* The socket is full: wait for writability rather than spin, even
-         * if on_flush has more to give. */
+         * if on_flush has more to give. (A TLS write waiting on a read is
+         * resumed by readability instead.) */
         c->flags &= ~CONN_F_AGAIN;
-        set_want_out(c, true);
+        set_want_out(c, !(c->flags & CONN_F_TLS_WANT_READ));
         return;
     }
-    set_want_out(c, false);
+    set_want_out(c, (c->flags & CONN_F_TLS_WANT_WRITE) != 0);
     if (c->flags & CONN_F_AGAIN) {
         c->flags &= ~CONN_F_AGAIN;
         worker_mark_dirty(w, c);
@@ -342,8 +369,11 @@ void conn_flush(conn_t *c)
 
 void conn_on_writable(conn_t *c)
 {
-    if (!(c->flags & CONN_F_CLOSING))
-        worker_mark_dirty(c->worker, c);
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    worker_mark_dirty(c->worker, c);
+    if (c->flags & CONN_F_TLS_WANT_WRITE)
+        conn_on_readable(c);
 }
 
 /* ---- input ---- */
@@ -482,7 +512,13 @@ static size_t pending_need(conn_t *c, mqtt_fixed_header_t *fh)
 void conn_on_readable(conn_t *c)
 {
     worker_t *w = c->worker;
-    for (int round = 0; round < NET_READ_ROUNDS && !(c->flags & CONN_F_CLOSING); round++) {
+    if (c->flags & CONN_F_TLS_WANT_READ)
+        worker_mark_dirty(w, c); /* a TLS write was waiting for this */
+    /* TLS may hold decrypted bytes the socket no longer signals: finish
+     * them past the usual budget (at most one record). */
+    for (int round = 0; !(c->flags & CONN_F_CLOSING) &&
+                        (round < NET_READ_ROUNDS || (c->tls && round < 64 && tls_conn_pending(c)));
+         round++) {
         mqtt_fixed_header_t fh;
         size_t need = pending_need(c, &fh);
         uint8_t *dst = w->scratch;
@@ -499,12 +535,14 @@ void conn_on_readable(conn_t *c)
             dst = c->in + c->in_len;
             cap = c->in_cap - c->in_len < need ? c->in_cap - c->in_len : need;
         }
-        ssize_t r = read(c->fd, dst, cap);
+        ssize_t r = c->tls ? tls_conn_read(c, dst, cap) : read(c->fd, dst, cap);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 conn_close(c, CONN_CLOSE_IO_ERROR);
+            else if (c->flags & CONN_F_TLS_WANT_WRITE)
+                set_want_out(c, true);
             return;
         }
         if (r == 0) {
@@ -522,7 +560,7 @@ void conn_on_readable(conn_t *c)
         } else {
             feed(c, dst, (size_t)r);
         }
-        if ((size_t)r < cap)
+        if (!c->tls && (size_t)r < cap)
             return; /* drained */
     }
 }
@@ -563,6 +601,7 @@ void conn_destroy(conn_t *c)
     }
     worker_unmark_dirty(w, c);
     ev_del(w->ev, c->fd);
+    tls_conn_end(c, usable);
     if (usable) {
         shutdown(c->fd, SHUT_WR);
         drain_input(c->fd, w->scratch);

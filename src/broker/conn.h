@@ -66,6 +66,8 @@ struct conn {
     conn_t *next, *prev;             /* the worker's list of all its connections */
     conn_t *dirty_next, *dirty_prev; /* the worker's flush list */
     conn_t *close_next;              /* the worker's close list */
+    void *tls;                       /* SSL object on TLS listeners, else NULL */
+    size_t tls_retry_len;            /* bytes offered to an SSL_write that must be retried */
 };
 
 /* Queues a copy of data. Returns 0, or -1 if the connection is closing or

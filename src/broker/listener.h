@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tls.h"
+
 typedef struct {
     /* Numeric address or host name ("127.0.0.1", "::1", "localhost");
      * NULL binds every address of both families (Mosquitto's "listener
@@ -21,7 +23,9 @@ typedef struct {
     /* A bind failure is logged and the listener skipped instead of being
      * fatal: used for the default ::1 listener on hosts without IPv6. */
     bool optional;
-    void *user; /* the protocol layer's per-listener settings */
+    void *user;     /* the protocol layer's per-listener settings */
+    tls_ctx_t *tls; /* TLS context, or NULL for plain TCP; owned by the
+                     * server from server_create() (freed with it) */
 } listener_spec_t;
 
 typedef struct listener {

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "loop.h"
 #include "timer.h"
+#include "tls.h"
 #include "worker.h"
 
 /* Bytes read per read(2) into the worker's scratch buffer, and reads per
@@ -22,13 +23,15 @@
 #define NET_READ_ROUNDS 4
 
 /* conn->flags */
-#define CONN_F_CLOSING  0x01u /* on the close list */
-#define CONN_F_DIRTY    0x02u /* on the flush list */
-#define CONN_F_WANT_OUT 0x04u /* registered for writability */
-#define CONN_F_ACCEPTED 0x08u /* on_accept kept it: on_close is owed */
-#define CONN_F_AGAIN    0x10u /* conn_want_flush during on_flush */
-#define CONN_F_IN_FLUSH 0x20u /* on_flush is running */
-#define CONN_F_FINAL    0x40u /* in on_close with a usable socket: writes allowed */
+#define CONN_F_CLOSING        0x01u  /* on the close list */
+#define CONN_F_DIRTY          0x02u  /* on the flush list */
+#define CONN_F_WANT_OUT       0x04u  /* registered for writability */
+#define CONN_F_ACCEPTED       0x08u  /* on_accept kept it: on_close is owed */
+#define CONN_F_AGAIN          0x10u  /* conn_want_flush during on_flush */
+#define CONN_F_IN_FLUSH       0x20u  /* on_flush is running */
+#define CONN_F_FINAL          0x40u  /* in on_close with a usable socket: writes allowed */
+#define CONN_F_TLS_WANT_READ  0x80u  /* TLS output waits for readability */
+#define CONN_F_TLS_WANT_WRITE 0x100u /* TLS input waits for writability */
 
 typedef struct job job_t;
 
@@ -76,6 +79,21 @@ void conn_on_writable(conn_t *c);
 void conn_flush(conn_t *c);
 /* The end of a closing connection: last write, on_close, free. */
 void conn_destroy(conn_t *c);
+
+/* conn.c, for tls.c: copies up to max queued bytes from the front of the
+ * output queue (without removing them); drops n written bytes. */
+size_t conn_out_gather(const conn_t *c, uint8_t *dst, size_t max);
+void conn_out_consume(conn_t *c, size_t n);
+
+/* tls.c, called by conn.c. Read and write follow read(2)'s conventions
+ * (bytes, 0 at EOF, -1 with errno; EAGAIN also when the handshake waits
+ * on the other direction, flagged with CONN_F_TLS_WANT_*). */
+int tls_conn_start(conn_t *c, const tls_ctx_t *ctx);
+ssize_t tls_conn_read(conn_t *c, void *buf, size_t cap);
+bool tls_conn_pending(const conn_t *c);
+/* Writes from the queue through `stage` (>= 16 KiB); false on failure. */
+bool tls_conn_write_out(conn_t *c, uint8_t *stage);
+void tls_conn_end(conn_t *c, bool usable);
 
 /* worker.c, called by conn.c */
 void worker_mark_dirty(worker_t *w, conn_t *c);

@@ -224,6 +224,16 @@ void server_destroy(server_t *s)
         worker_destroy(s->workers[i]);
     for (size_t i = 0; i < s->nlisteners; i++)
         listener_close(&s->listeners[i]);
+    /* TLS contexts are the server's; two specs may share one. */
+    for (size_t i = 0; i < s->cfg.listener_count; i++) {
+        tls_ctx_t *t = s->cfg.listeners[i].tls;
+        if (!t)
+            continue;
+        for (size_t j = i; j < s->cfg.listener_count; j++)
+            if (s->cfg.listeners[j].tls == t)
+                s->cfg.listeners[j].tls = NULL;
+        tls_ctx_free(t);
+    }
     if (s->sig_fd >= 0)
         close(s->sig_fd);
     close(s->stop_fd);
