@@ -84,13 +84,13 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
     const char *shown = spec->host ? spec->host : "*";
 
     struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = spec->host ? AF_UNSPEC : AF_INET6;
+    hints.ai_family = spec->family ? spec->family : spec->host ? AF_UNSPEC : AF_INET6;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port[8];
     snprintf(port, sizeof port, "%u", spec->port);
     int gai = getaddrinfo(spec->host, port, &hints, &res);
-    if (gai != 0 && !spec->host) {
+    if (gai != 0 && !spec->host && !spec->family) {
         /* No IPv6 on this host: the wildcard falls back to IPv4. */
         hints.ai_family = AF_INET;
         gai = getaddrinfo(NULL, port, &hints, &res);
@@ -107,7 +107,8 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
     freeaddrinfo(res);
     struct sockaddr *sa = (struct sockaddr *)&ss;
     l->family = sa->sa_family;
-    bool v6only = spec->host != NULL;
+    /* Only the unrestricted wildcard takes both families on one socket. */
+    bool v6only = spec->host != NULL || spec->family == AF_INET6;
 
     /* SO_REUSEPORT would let us share a port with another broker of the
      * same user, silently splitting its clients with it. A first bind

@@ -18,6 +18,7 @@ typedef struct {
      * 1883" with no address). */
     const char *host;
     uint16_t port;       /* 0 picks a free port (tests); see listener_t.port */
+    int family;          /* AF_INET or AF_INET6 to restrict; 0: any */
     int max_connections; /* < 0: unlimited */
     bool tcp_nodelay;    /* Mosquitto's set_tcp_nodelay */
     /* A bind failure is logged and the listener skipped instead of being

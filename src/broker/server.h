@@ -44,6 +44,20 @@ int server_config_add_listener(server_config_t *cfg, const listener_spec_t *spec
  * handle_signals on. */
 int server_config_from_options(server_config_t *cfg, const broker_options_t *opt);
 
+struct config;
+/*
+ * Listeners from a loaded configuration (config.h), Mosquitto's way:
+ * the implicit listener binds 127.0.0.1 and ::1; `listener PORT [ADDR]`
+ * binds ADDR or every address (socket_domain restricts the family);
+ * max_connections; certfile/keyfile make a TLS listener (its context is
+ * built here, so bad TLS files fail here, logged). TCP_NODELAY is always
+ * on: output is already batched per loop iteration, so Nagle would only
+ * add delay. spec.user points at the config_listener_t, which must
+ * outlive the server. Returns 0 or -1 (logged; websockets listeners are
+ * not supported).
+ */
+int server_config_from_config(server_config_t *cfg, const struct config *conf, unsigned threads);
+
 server_t *server_create(const server_config_t *cfg, const broker_proto_t *proto);
 /* Binds every listener and starts the workers; connections are accepted
  * when it returns. Returns 0, or -1 after logging why (nothing running). */

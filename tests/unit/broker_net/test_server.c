@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/config.h"
 #include "broker/log.h"
 #include "broker/server.h"
 #include "test.h"
@@ -372,6 +373,60 @@ TEST(default_listeners_from_options)
     CHECK_EQ_INT(cfg.listeners[0].port, 1883);
 }
 
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof in;
+    bind(fd, (struct sockaddr *)&in, sizeof in);
+    getsockname(fd, (struct sockaddr *)&in, &len);
+    close(fd);
+    return ntohs(in.sin_port);
+}
+
+TEST(listeners_from_a_config_file_with_max_connections)
+{
+    reset();
+    uint16_t port = free_port();
+    const char *path = "test_broker_net_server.conf";
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fprintf(f, "listener %u 127.0.0.1\nmax_connections 2\nallow_anonymous true\n", port);
+    fclose(f);
+    config_t conf;
+    char err[256];
+    CHECK_EQ_INT(config_load(&conf, path, err, sizeof err, NULL, NULL), 0);
+    unlink(path);
+    server_config_t cfg;
+    server_config_init(&cfg);
+    CHECK_EQ_INT(server_config_from_config(&cfg, &conf, 1), 0);
+    CHECK_EQ_INT(cfg.listener_count, 1);
+    CHECK(cfg.listeners[0].user == &conf.listeners[0]);
+    cfg.handle_signals = false;
+    server_t *s = server_create(&cfg, &OPS);
+    CHECK_EQ_INT(server_start(s), 0);
+    CHECK_EQ_INT(server_listener(s, 0)->port, port);
+    int a = connect_to(AF_INET, port), b = connect_to(AF_INET, port);
+    CHECK(ping(a) && ping(b));
+    mlog_set_level(MLOG_NONE);
+    int c = connect_to(AF_INET, port);
+    uint8_t byte;
+    CHECK_EQ_INT(read(c, &byte, 1), 0); /* closed at accept: the limit is 2 */
+    mlog_set_level(MLOG_INFO);
+    close(a);
+    CHECK(wait_count(&closes, 1));
+    int d = connect_to(AF_INET, port);
+    CHECK(ping(d));
+    close(b);
+    close(c);
+    close(d);
+    server_stop(s);
+    server_run(s);
+    server_destroy(s);
+    config_free(&conf);
+}
+
 int main(void)
 {
     RUN(default_listeners_from_options);
@@ -382,6 +437,7 @@ int main(void)
     RUN(ipv6_loopback_when_available);
     RUN(posts_run_on_the_target_worker_thread);
     RUN(out_of_descriptors_does_not_spin_and_recovers);
+    RUN(listeners_from_a_config_file_with_max_connections);
     RUN(sigterm_stops_server_run);
     return TEST_REPORT();
 }

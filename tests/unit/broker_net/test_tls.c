@@ -65,8 +65,7 @@ static void t_packet(void *ctx, conn_t *c, const mqtt_fixed_header_t *fh, const 
     if (fh->type == MQTT_PINGREQ) {
         conn_write(c, "\xd0\x00", 2);
     } else if (fh->type == MQTT_CONNECT) {
-        names_ok = conn_is_tls(c) &&
-                   conn_tls_peer_name(c, false, peer_cn, sizeof peer_cn) == 0 &&
+        names_ok = conn_is_tls(c) && conn_tls_peer_name(c, false, peer_cn, sizeof peer_cn) == 0 &&
                    conn_tls_peer_name(c, true, peer_subject, sizeof peer_subject) == 0;
     } else if (fh->type == MQTT_PUBLISH) {
         /* Echo the whole packet back: header, then the body shared. */

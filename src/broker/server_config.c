@@ -1,0 +1,67 @@
+/* From config_t (security's mosquitto.conf reader) to listener specs. */
+#include <sys/socket.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+
+static int add(server_config_t *cfg, const listener_spec_t *spec)
+{
+    if (server_config_add_listener(cfg, spec) != 0) {
+        mlog(MLOG_ERROR, "Error: more than %d listeners.", SERVER_MAX_LISTENERS);
+        return -1;
+    }
+    return 0;
+}
+
+int server_config_from_config(server_config_t *cfg, const config_t *conf, unsigned threads)
+{
+    cfg->threads = threads;
+    cfg->handle_signals = true;
+    for (size_t i = 0; i < conf->listener_count; i++) {
+        const config_listener_t *cl = &conf->listeners[i];
+        if (cl->protocol == CONFIG_PROTOCOL_WEBSOCKETS) {
+            mlog(MLOG_ERROR, "Error: websockets listeners are not supported (port %u).",
+                 cl->port);
+            return -1;
+        }
+        listener_spec_t spec = {.port = cl->port,
+                                .max_connections = cl->max_connections,
+                                .tcp_nodelay = true,
+                                .user = (void *)cl};
+        if (cl->certfile || cl->keyfile) {
+            tls_settings_t ts = {.cafile = cl->cafile,
+                                 .capath = cl->capath,
+                                 .certfile = cl->certfile,
+                                 .keyfile = cl->keyfile,
+                                 .crlfile = cl->crlfile,
+                                 .ciphers = cl->ciphers,
+                                 .tls13_only = cl->tls_version == CONFIG_TLS_V1_3,
+                                 .require_certificate = cl->require_certificate};
+            spec.tls = tls_ctx_new(&ts);
+            if (!spec.tls)
+                return -1;
+        }
+        if (cl->local_only) {
+            spec.host = "127.0.0.1";
+            if (add(cfg, &spec) != 0)
+                return -1;
+            spec.host = "::1";
+            spec.optional = true;
+            if (add(cfg, &spec) != 0)
+                return -1;
+            continue;
+        }
+        spec.host = cl->bind_address;
+        if (cl->socket_domain == CONFIG_DOMAIN_IPV4)
+            spec.family = AF_INET;
+        else if (cl->socket_domain == CONFIG_DOMAIN_IPV6)
+            spec.family = AF_INET6;
+        if (add(cfg, &spec) != 0) {
+            tls_ctx_free(spec.tls);
+            return -1;
+        }
+    }
+    return 0;
+}
