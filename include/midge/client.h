@@ -62,7 +62,7 @@ extern "C" {
     X(MIDGE_ERR_PROTOCOL, "protocol error from the server")                                        \
     X(MIDGE_ERR_MALFORMED, "malformed packet from the server")                                     \
     X(MIDGE_ERR_PACKET_TOO_LARGE, "packet larger than the maximum packet size")                    \
-    X(MIDGE_ERR_SERVER_DISCONNECT, "the server sent DISCONNECT")                                   \
+    X(MIDGE_ERR_SERVER_DISCONNECT, "disconnected by the server")                                   \
     X(MIDGE_ERR_QUEUE_FULL, "outgoing queue full")                                                 \
     X(MIDGE_ERR_NOT_SUPPORTED, "not supported by this protocol version or server")                 \
     X(MIDGE_ERR_TLS, "TLS error")                                                                  \

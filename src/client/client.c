@@ -1660,8 +1660,10 @@ static void step_locked(midge_client_t *c)
             char detail[sizeof(c->pending_detail)];
             memcpy(detail, c->pending_detail, sizeof(detail));
             midge_err_t e = c->pending_err;
-            if (e == MIDGE_ERR_CONN_LOST && c->state == MC_CLOSING)
+            if (e == MIDGE_ERR_CONN_LOST && c->state == MC_CLOSING) {
                 e = MIDGE_OK; /* the server closed first after our DISCONNECT */
+                detail[0] = '\0';
+            }
             drop_connection(c, e, detail);
             return;
         }

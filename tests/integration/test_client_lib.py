@@ -418,3 +418,161 @@ def test_inflight_resent_with_dup_after_reconnect(version):
     fb.finish()
     assert rc == 0 and "OK connects=3" in out, out + err[-2000:]
     assert seen.get("done")
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n % 128
+        n //= 128
+        out += bytes([b | (128 if n else 0)])
+        if not n:
+            return out
+
+
+def publish(topic, payload, qos=0, pid=0, props=b"", v5=False, dup=False):
+    body = struct.pack(">H", len(topic)) + topic
+    if qos:
+        body += struct.pack(">H", pid)
+    if v5:
+        body += varint(len(props)) + props
+    body += payload
+    return bytes([0x30 | qos << 1 | (8 if dup else 0)]) + varint(len(body)) + body
+
+
+def connack_v5(props):
+    body = b"\x00\x00" + varint(len(props)) + props
+    return bytes([0x20]) + varint(len(body)) + body
+
+
+def serve_subscriber(fb, conn, v5, packets):
+    """CONNECT, CONNACK, SUBSCRIBE/SUBACK, then sends packets and records
+    everything the client sends until it closes."""
+    p = read_packet(conn)
+    assert p and p[0] >> 4 == 1
+    conn.sendall(connack_v5(b"") if v5 else connack())
+    p = read_packet(conn)
+    assert p and p[0] >> 4 == 8, p
+    pid = p[1][:2]
+    conn.sendall(b"\x90" + (b"\x04" + pid + b"\x00\x02" if v5 else b"\x03" + pid + b"\x02"))
+    for pkt in packets:
+        if callable(pkt):
+            pkt(conn)
+        else:
+            conn.sendall(pkt)
+    got = []
+    while True:
+        p = read_packet(conn)
+        if p is None:
+            break
+        got.append(p)
+    fb.notes.append(got)
+
+
+def test_topic_aliases_from_the_server():
+    alias1 = b"\x23\x00\x01"
+    pkts = [publish(b"a/long/topic", b"one", props=alias1, v5=True),
+            publish(b"", b"two", props=alias1, v5=True),
+            publish(b"b", b"three", props=alias1, v5=True),
+            publish(b"", b"four", props=alias1, v5=True)]
+    fb = FakeBroker(lambda fb, c, n: serve_subscriber(fb, c, True, pkts))
+    rc, out, err = check("recv", fb.port, v=5, n=4)
+    fb.finish()
+    assert out.splitlines()[:4] == ["MSG a/long/topic one q0", "MSG a/long/topic two q0",
+                                    "MSG b three q0", "MSG b four q0"], out
+
+
+@pytest.mark.parametrize("alias,why", [(6, b"\x23\x00\x06"), (0, b"\x23\x00\x00"),
+                                       ("unset", b"\x23\x00\x02")])
+def test_bad_topic_alias_is_a_protocol_error(alias, why):
+    topic = b"" if alias == "unset" else b"t"
+    pkts = [publish(topic, b"x", props=why, v5=True)]
+    fb = FakeBroker(lambda fb, c, n: serve_subscriber(fb, c, True, pkts))
+    rc, out, err = check("recv", fb.port, v=5, n=1)
+    fb.finish()
+    assert "MSG" not in out, out
+    assert "ERROR" in out and "alias" in out, out
+    sent = fb.notes[0]
+    assert sent and sent[-1][0] == 0xE0 and sent[-1][1][0] in (0x81, 0x82, 0x94), sent
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_incoming_qos2_duplicate_delivered_once(version):
+    v5 = version == 5
+
+    def pubrel(conn):
+        time.sleep(0.2)
+        conn.sendall(b"\x62\x02\x00\x07")
+
+    pkts = [publish(b"q2", b"once", qos=2, pid=7, v5=v5),
+            publish(b"q2", b"once", qos=2, pid=7, v5=v5, dup=True), pubrel,
+            publish(b"q1", b"one", qos=1, pid=8, v5=v5)]
+    fb = FakeBroker(lambda fb, c, n: serve_subscriber(fb, c, v5, pkts))
+    rc, out, err = check("recv", fb.port, v=version, n=3)
+    fb.finish()
+    msgs = [l for l in out.splitlines() if l.startswith("MSG")]
+    assert msgs == ["MSG q2 once q2", "MSG q1 one q1"], out
+    types = [p[0] for p in fb.notes[0]]
+    # PUBREC for each copy, PUBCOMP for the PUBREL, PUBACK for QoS 1.
+    assert types.count(0x50) == 2 and types.count(0x70) == 1 and types.count(0x40) == 1, types
+
+
+def test_server_disconnect_is_reported_with_its_reason():
+    reason = b"\x1f\x00\x07bye now"
+    disc = b"\xe0" + varint(2 + len(reason)) + b"\x8b" + varint(len(reason)) + reason
+    fb = FakeBroker(lambda fb, c, n: serve_subscriber(fb, c, True, [disc]))
+    rc, out, err = check("recv", fb.port, v=5, n=1)
+    fb.finish()
+    assert "ERROR disconnected by the server: the server sent DISCONNECT: Server shutting down " \
+           "(bye now)" in out, out
+
+
+def test_server_receive_maximum_limits_inflight():
+    state = {"max": 0}
+
+    def script(fb, conn, n):
+        read_packet(conn)
+        conn.sendall(connack_v5(b"\x21\x00\x02"))  # Receive Maximum 2
+        pending = []
+        acked = 0
+        while acked < 6:
+            conn.settimeout(0.3)
+            try:
+                p = read_packet(conn)
+            except socket.timeout:
+                p = "idle"
+            conn.settimeout(15)
+            if p == "idle" or p is None:
+                assert pending, "client stalled with nothing in flight"
+                pid = pending.pop(0)
+                conn.sendall(b"\x40\x02" + pid)
+                acked += 1
+                continue
+            assert p[0] >> 4 == 3, p
+            tlen = struct.unpack(">H", p[1][:2])[0]
+            pending.append(p[1][2 + tlen:4 + tlen])
+            state["max"] = max(state["max"], len(pending))
+        while read_packet(conn) is not None:
+            pass
+
+    fb = FakeBroker(script)
+    rc, out, err = check("burst", fb.port, v=5, n=6)
+    fb.finish()
+    assert "OK 6" in out, out + err[-2000:]
+    assert state["max"] == 2, state
+
+
+def test_server_maximum_packet_size_refuses_big_publish():
+    def script(fb, conn, n):
+        read_packet(conn)
+        conn.sendall(connack_v5(b"\x27\x00\x00\x00\x40"))  # Maximum Packet Size 64
+        while True:
+            p = read_packet(conn)
+            if p is None:
+                break
+            assert p[0] >> 4 != 3, "a PUBLISH over the limit was sent"
+
+    fb = FakeBroker(script)
+    rc, out, err = check("burst", fb.port, v=5, n=1, size=100)
+    fb.finish()
+    assert "PUBERR packet larger than the maximum packet size" in out and "OK 0" in out, out

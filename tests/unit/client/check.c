@@ -5,7 +5,7 @@
  *
  * keys: host, v (3/4/5), cafile, cert, key, insecure=1, tlsver, user, pass,
  * topic (a prefix unique to the test), maxpkt (incoming limit), ka (keep
- * alive seconds). Exits 0 and prints "OK" when the
+ * alive seconds), n (message count), size (payload bytes). Exits 0 and prints "OK" when the
  * scenario holds; otherwise prints "FAIL: why" and exits 1. Every wait is
  * bounded. Driven by tests/integration/test_client_*.py.
  */
@@ -28,6 +28,7 @@ static const char *opt_cafile, *opt_cert, *opt_key, *opt_tlsver, *opt_user, *opt
 static int opt_insecure;
 static const char *opt_topic = "midge-check";
 static unsigned opt_maxpkt, opt_keepalive;
+static int opt_n = 1, opt_size = 3;
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -394,6 +395,26 @@ static int sc_will(void)
         FAIL("connect clean");
     stop(clean, &co);
     midge_client_destroy(clean);
+    if (opt_version == 5) {
+        /* DISCONNECT with reason 0x04 asks for the will. */
+        obs_t dwo;
+        obs_init(&dwo);
+        midge_client_t *dw = make("chk-will-dw", &dwo, 5);
+        midge_set_will(dw, topic("will/asked"), "asked", 5, 1, false, NULL);
+        if (!dw || !start(dw, &dwo))
+            FAIL("connect will-asking client");
+        midge_disconnect_v5(dw, 0x04, NULL);
+        midge_loop_stop(dw);
+        midge_client_destroy(dw);
+        obs_free(&dwo);
+        if (!wait_int(&so, &so.nmsg, 1, 5000) || strcmp(so.msgs[0].topic, topic("will/asked")))
+            FAIL("no will after DISCONNECT 0x04");
+        pthread_mutex_lock(&so.lock);
+        free(so.msgs[0].payload);
+        midge_props_free(so.msgs[0].props);
+        so.nmsg = 0;
+        pthread_mutex_unlock(&so.lock);
+    }
     /* Destroyed without DISCONNECT: the will is published. */
     midge_client_t *w = make("chk-will", &wo, opt_version);
     midge_props_t *props = NULL;
@@ -866,6 +887,74 @@ static int sc_fake_session(void)
     return 0;
 }
 
+/* Subscribes to everything (MQTT 5: announcing a topic alias maximum of
+ * 5) and prints each message as "MSG topic payload qN" until n arrived or
+ * the connection ends ("ERROR ..."). */
+static int sc_recv(void)
+{
+    obs_t o;
+    obs_init(&o);
+    midge_client_t *c = make("chk-recv", &o, opt_version);
+    midge_set_reconnect(c, false, 0, 0);
+    if (opt_version == 5) {
+        midge_props_t *p = midge_props_new();
+        midge_props_add_int(p, MIDGE_PROP_TOPIC_ALIAS_MAXIMUM, 5);
+        midge_set_connect_props(c, p);
+        midge_props_free(p);
+    }
+    midge_subscribe(c, NULL, "#", 2, NULL);
+    if (midge_loop_start(c) || midge_connect(c, opt_host, opt_port))
+        FAIL("connect");
+    for (int t = 0; t < 10000; t += 5) {
+        pthread_mutex_lock(&o.lock);
+        bool done = o.nmsg >= opt_n || o.disconnects;
+        pthread_mutex_unlock(&o.lock);
+        if (done)
+            break;
+        sleep_ms(5);
+    }
+    sleep_ms(100); /* let acknowledgements go out, and late duplicates in */
+    pthread_mutex_lock(&o.lock);
+    for (int i = 0; i < o.nmsg; i++)
+        printf("MSG %s %.*s q%d\n", o.msgs[i].topic, (int)o.msgs[i].len, (char *)o.msgs[i].payload,
+               o.msgs[i].qos);
+    if (o.disconnects)
+        printf("ERROR %s: %s\n", midge_strerror(o.last_err), o.detail);
+    pthread_mutex_unlock(&o.lock);
+    stop(c, &o);
+    midge_client_destroy(c);
+    obs_free(&o);
+    return 0;
+}
+
+/* Publishes n QoS 1 messages of `size` bytes and waits for them all to
+ * complete; prints "PUBERR why" for a refused publish. */
+static int sc_burst(void)
+{
+    obs_t o;
+    obs_init(&o);
+    midge_client_t *c = make("chk-burst", &o, opt_version);
+    if (!c || !start(c, &o))
+        FAIL("connect");
+    char *pl = calloc(1, (size_t)opt_size + 1);
+    int ok = 0;
+    for (int i = 0; i < opt_n; i++) {
+        midge_err_t e = midge_publish(c, NULL, "burst", pl, (size_t)opt_size, 1, false, NULL);
+        if (e == MIDGE_OK)
+            ok++;
+        else
+            printf("PUBERR %s\n", midge_strerror(e));
+    }
+    free(pl);
+    if (!wait_int(&o, &o.published, ok, 10000))
+        FAIL("completed %d of %d (%s)", o.published, ok, o.detail);
+    stop(c, &o);
+    midge_client_destroy(c);
+    obs_free(&o);
+    printf("OK %d\n", ok);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -903,16 +992,30 @@ int main(int argc, char **argv)
             opt_maxpkt = (unsigned)atoi(v);
         else if (!strcmp(k, "ka"))
             opt_keepalive = (unsigned)atoi(v);
+        else if (!strcmp(k, "n"))
+            opt_n = atoi(v);
+        else if (!strcmp(k, "size"))
+            opt_size = atoi(v);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     static const struct {
         const char *name;
         int (*fn)(void);
     } sc[] = {
-        {"pubsub", sc_pubsub},         {"retained", sc_retained},     {"will", sc_will},
-        {"persistent", sc_persistent}, {"props", sc_props},           {"reconnect", sc_reconnect},
-        {"threads", sc_threads},       {"fail", sc_expect_fail},      {"selfpub", sc_selfpub},
-        {"keepalive", sc_keepalive},   {"callerloop", sc_callerloop}, {"fake", sc_fake_session},
+        {"pubsub", sc_pubsub},
+        {"retained", sc_retained},
+        {"will", sc_will},
+        {"persistent", sc_persistent},
+        {"props", sc_props},
+        {"reconnect", sc_reconnect},
+        {"threads", sc_threads},
+        {"fail", sc_expect_fail},
+        {"selfpub", sc_selfpub},
+        {"keepalive", sc_keepalive},
+        {"callerloop", sc_callerloop},
+        {"fake", sc_fake_session},
+        {"recv", sc_recv},
+        {"burst", sc_burst},
     };
     for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
         if (!strcmp(sc[i].name, argv[1]))
