@@ -153,8 +153,8 @@ static void check_match(topic_tree_t *t, tt_matches_t *m, const char *topic, int
             const msub_t *x = &model[i];
             member = x->group[0] && &sess[x->session] == g->session &&
                      mqtt_topic_matches(B(x->filter), B(topic)) &&
-                     g->qos == MQTT_SUBOPT_QOS(x->opts) &&
-                     g->sub_id_count == (x->id ? 1u : 0u) && (!x->id || g->sub_ids[0] == x->id);
+                     g->qos == MQTT_SUBOPT_QOS(x->opts) && g->sub_id_count == (x->id ? 1u : 0u) &&
+                     (!x->id || g->sub_ids[0] == x->id);
         }
         if (!member)
             abort();
