@@ -50,10 +50,34 @@ size_t mqtt_varint_encode(uint32_t value, uint8_t *buf)
  * receiver choose, Mosquitto's choice: control characters U+0001..U+001F
  * and U+007F..U+009F and the Unicode non-characters are refused too.
  */
+/* True if all 8 bytes at p are printable ASCII (0x20..0x7E). A word-wide
+ * test: a set high bit flags a byte >= 0x7F or < 0x20. Carries and borrows
+ * between bytes can only add flags where a real one exists, so "none
+ * flagged" is exact. */
+static inline bool ascii8_printable(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t high_or_del = (w | (w + ones)) & highs;
+    uint64_t below_space = (w - 0x20 * ones) & ~w & highs;
+    return (high_or_del | below_space) == 0;
+}
+
 bool mqtt_utf8_valid(const uint8_t *s, size_t len)
 {
     const uint8_t *p = s, *end = s + len;
     while (p < end) {
+        if ((size_t)(end - p) >= 8) {
+            if (ascii8_printable(p)) {
+                p += 8;
+                continue;
+            }
+        } else if (len >= 8 && ascii8_printable(end - 8)) {
+            /* The last word, overlapping what is already checked, covers
+             * the short tail from this character boundary on. */
+            return true;
+        }
         uint8_t c = *p;
         if (c >= 0x20 && c < 0x7F) {
             p++;

@@ -171,6 +171,32 @@ TEST(utf8_invalid_strings)
     CHECK(mqtt_utf8_valid((const uint8_t *)"\xF0\x9F\xBF\xBD", 4));  /* U+1FFFD */
 }
 
+/* A bad byte at every position of strings of many lengths, so no fast
+ * path can skip over one. */
+TEST(utf8_every_position)
+{
+    static const uint8_t bad[] = {0x00, 0x01, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xFF};
+    uint8_t buf[48];
+    for (size_t len = 1; len <= sizeof buf; len++) {
+        memset(buf, 'a', len);
+        CHECK(mqtt_utf8_valid(buf, len));
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t b = 0; b < sizeof bad; b++) {
+                memset(buf, pos % 2 ? '~' : ' ', len);
+                buf[pos] = bad[b];
+                CHECK(!mqtt_utf8_valid(buf, len));
+            }
+            /* A valid 2-byte character there keeps the string valid. */
+            if (pos + 1 < len) {
+                memset(buf, 'z', len);
+                buf[pos] = 0xC3;
+                buf[pos + 1] = 0xA9;
+                CHECK(mqtt_utf8_valid(buf, len));
+            }
+        }
+    }
+}
+
 TEST(topic_names)
 {
     CHECK(mqtt_topic_name_valid(B("a")));
@@ -307,6 +333,7 @@ int main(void)
     RUN(varint_too_long);
     RUN(utf8_valid_strings);
     RUN(utf8_invalid_strings);
+    RUN(utf8_every_position);
     RUN(topic_names);
     RUN(topic_filters);
     RUN(topic_matching);
