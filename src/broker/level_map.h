@@ -46,6 +46,22 @@ static inline uint64_t lm_mix(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The bytes of a string shorter than 8 as one word, reading only inside
+ * it; distinct strings of one length give distinct words. */
+static inline uint64_t lm_load_short(const char *s, size_t len)
+{
+    if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        return ((uint64_t)a << 32) | b;
+    }
+    if (len > 0)
+        return ((uint64_t)(unsigned char)s[0] << 16) | ((uint64_t)(unsigned char)s[len >> 1] << 8) |
+               (unsigned char)s[len - 1];
+    return 0;
+}
+
 /* Seeded hash of a short string: 8 bytes per multiply. */
 static inline uint64_t lm_hash(uint64_t seed, const char *s, size_t len)
 {
@@ -57,22 +73,24 @@ static inline uint64_t lm_hash(uint64_t seed, const char *s, size_t len)
         s += 8;
         len -= 8;
     }
-    uint64_t w = 0;
-    for (size_t i = 0; i < len; i++)
-        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
-    h = lm_mix(h ^ w, 0xE7037ED1A0B428DBull);
+    h = lm_mix(h ^ lm_load_short(s, len), 0xE7037ED1A0B428DBull);
     return lm_mix(h, 0x8EBC6AF09C88C6E3ull);
 }
 
-/* Levels are short: a plain loop beats a call to memcmp. */
+/* Equality of two levels of the same length: a word or two, not a loop. */
 static inline bool lm_same(const char *a, const char *b, uint32_t len)
 {
-    if (len > 32)
-        return memcmp(a, b, len) == 0;
-    for (uint32_t i = 0; i < len; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
+    if (len < 8)
+        return lm_load_short(a, len) == lm_load_short(b, len);
+    if (len <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + len - 8, 8);
+        memcpy(&b1, b + len - 8, 8);
+        return a0 == b0 && a1 == b1;
+    }
+    return memcmp(a, b, len) == 0;
 }
 
 static inline uint32_t lm_tag(uint64_t hash)
