@@ -6,6 +6,7 @@
  * its end.
  */
 #include "mqtt/mqtt.h"
+#include "../../unit/codec/utf8_ref.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -155,7 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mqtt_bytes_t f = {data + 1, half ? half - 1 : 0}, t = {data + half, size - half};
         if (mqtt_topic_filter_valid(f) && mqtt_topic_name_valid(t))
             (void)mqtt_topic_matches(f, t);
-        (void)mqtt_utf8_valid(data, size);
+    }
+    /* UTF-8 against the slow reference, from a few starting offsets. */
+    for (size_t off = 0; off < 4 && off <= size; off++) {
+        REQUIRE(mqtt_utf8_valid(data + off, size - off) == utf8_ref_valid(data + off, size - off));
     }
     return 0;
 }

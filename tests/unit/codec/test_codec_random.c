@@ -5,6 +5,7 @@
  */
 #include "mqtt/mqtt.h"
 #include "test.h"
+#include "utf8_ref.h"
 
 #include <stdint.h>
 
@@ -537,8 +538,57 @@ TEST(random_roundtrips)
     printf("%zu random packets round-tripped\n", done);
 }
 
+/* Random strings built mostly from UTF-8-shaped pieces, valid or not,
+ * checked against the reference. */
+TEST(random_utf8_against_reference)
+{
+    static const uint8_t pieces[][4] = {
+        {'a'},
+        {' '},
+        {'~'},
+        {0x7F},
+        {0x1F},
+        {0x00},
+        {0xC2, 0xA0},
+        {0xC2, 0x9F},
+        {0xC0, 0x80},
+        {0xE2, 0x82, 0xAC},
+        {0xED, 0xA0, 0x80},
+        {0xEF, 0xB7, 0x90},
+        {0xEF, 0xBF, 0xBE},
+        {0xE0, 0x9F, 0xBF},
+        {0xF0, 0x9F, 0x98, 0x80},
+        {0xF4, 0x90, 0x80, 0x80},
+        {0xF0, 0x9F, 0xBF, 0xBF},
+        {0x80},
+        {0xC3},
+        {0xF5},
+    };
+    static const uint8_t piece_len[] = {1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 1, 1, 1};
+    uint8_t buf[80];
+    int valid = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0;
+        size_t want = below(sizeof buf - 4);
+        /* Mostly printable ASCII, so the word-wide path is exercised. */
+        while (n < want) {
+            uint32_t k = below(3) ? 0 : below(sizeof piece_len);
+            if (k == 0 && below(2))
+                buf[n] = (uint8_t)(0x20 + below(0x5F));
+            else
+                memcpy(buf + n, pieces[k], piece_len[k]);
+            n += k == 0 ? 1 : piece_len[k];
+        }
+        bool want_ok = utf8_ref_valid(buf, n);
+        valid += want_ok;
+        CHECK_EQ_INT(mqtt_utf8_valid(buf, n), want_ok);
+    }
+    CHECK(valid > 1000);
+}
+
 int main(void)
 {
     RUN(random_roundtrips);
+    RUN(random_utf8_against_reference);
     return TEST_REPORT();
 }
