@@ -394,6 +394,39 @@ TEST(many_siblings)
     tt_free(t);
 }
 
+TEST(level_lengths)
+{
+    /* Levels of every length up to 40, and for each all variants with one
+     * byte changed: each is found, and only by itself (the word-wise
+     * hashing and comparison must see every byte). */
+    topic_tree_t *t = tt_new();
+    char f[64];
+    uint32_t id = 1;
+    for (int len = 0; len <= 40; len++) {
+        for (int pos = -1; pos < len; pos++) {
+            memset(f, 'a', (size_t)len);
+            if (pos >= 0)
+                f[pos] = 'b';
+            memcpy(f + len, "/z", 3);
+            CHECK_EQ_INT(tt_subscribe(t, S(0), B(f), 0, id++, NULL), TT_OK);
+        }
+    }
+    id = 1;
+    for (int len = 0; len <= 40; len++) {
+        for (int pos = -1; pos < len; pos++) {
+            memset(f, 'a', (size_t)len);
+            if (pos >= 0)
+                f[pos] = 'b';
+            memcpy(f + len, "/z", 3);
+            CHECK_EQ_INT(match(t, f, NULL), 1);
+            CHECK_EQ_INT(M.v[0].sub_id_count, 1);
+            CHECK_EQ_INT(M.v[0].sub_ids[0], id);
+            id++;
+        }
+    }
+    tt_free(t);
+}
+
 TEST(deep_topic)
 {
     /* 32767 levels: matching and teardown must not recurse. */
@@ -620,6 +653,7 @@ int main(void)
     RUN(unsubscribe_prunes);
     RUN(remove_session_many);
     RUN(many_siblings);
+    RUN(level_lengths);
     RUN(deep_topic);
     RUN(visit_callback);
     RUN(shared_filter_parse);
