@@ -158,6 +158,13 @@ const char *mqtt_reason_str(uint8_t reason);
 /* True if a v5 packet of this type (CONNACK, PUBACK..PUBCOMP, SUBACK,
  * UNSUBACK, DISCONNECT, AUTH) may carry this reason code. */
 bool mqtt_reason_valid(uint8_t type, uint8_t reason);
+/* The 3.1/3.1.1 CONNACK return code closest to a v5 CONNACK reason code
+ * (0x84 -> 1, 0x85 -> 2, 0x86/0x8C -> 4, 0x87/0x8A -> 5, other failures
+ * -> 3 server unavailable), so a server decides once in v5 terms. */
+uint8_t mqtt_connack_v3_code(uint8_t reason);
+/* The 3.1.1 SUBACK code for a v5 one: granted QoS 0-2 as is, any failure
+ * 0x80. */
+uint8_t mqtt_suback_v3_code(uint8_t reason);
 /* Name of a packet type ("PUBLISH"), "UNKNOWN" if none. */
 const char *mqtt_packet_type_str(unsigned type);
 

@@ -180,3 +180,28 @@ bool mqtt_reason_valid(uint8_t type, uint8_t reason)
         return false;
     }
 }
+
+uint8_t mqtt_connack_v3_code(uint8_t reason)
+{
+    switch (reason) {
+    case MQTT_RC_SUCCESS:
+        return MQTT_CONNACK_ACCEPTED;
+    case MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION:
+        return MQTT_CONNACK_REFUSED_PROTOCOL_VERSION;
+    case MQTT_RC_CLIENT_ID_NOT_VALID:
+        return MQTT_CONNACK_REFUSED_IDENTIFIER_REJECTED;
+    case MQTT_RC_BAD_USERNAME_OR_PASSWORD:
+    case MQTT_RC_BAD_AUTHENTICATION_METHOD:
+        return MQTT_CONNACK_REFUSED_BAD_USERNAME_PASSWORD;
+    case MQTT_RC_NOT_AUTHORIZED:
+    case MQTT_RC_BANNED:
+        return MQTT_CONNACK_REFUSED_NOT_AUTHORIZED;
+    default:
+        return MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE;
+    }
+}
+
+uint8_t mqtt_suback_v3_code(uint8_t reason)
+{
+    return reason <= MQTT_RC_GRANTED_QOS2 ? reason : 0x80;
+}

@@ -71,6 +71,24 @@ TEST(reason_valid_per_packet)
     CHECK(!mqtt_reason_valid(MQTT_PUBLISH, 0x00));
 }
 
+TEST(v3_code_mapping)
+{
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x00), 0);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x84), 1);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x85), 2);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x88), 3);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x89), 3);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x80), 3);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x86), 4);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x8C), 4);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x87), 5);
+    CHECK_EQ_INT(mqtt_connack_v3_code(0x8A), 5);
+    CHECK_EQ_INT(mqtt_suback_v3_code(0x00), 0);
+    CHECK_EQ_INT(mqtt_suback_v3_code(0x02), 2);
+    CHECK_EQ_INT(mqtt_suback_v3_code(0x87), 0x80);
+    CHECK_EQ_INT(mqtt_suback_v3_code(0xA2), 0x80);
+}
+
 TEST(varint_examples)
 {
     /* The boundaries of MQTT 5.0 table 1-1. */
@@ -329,6 +347,7 @@ int main(void)
     RUN(err_table_complete);
     RUN(reason_and_type_names);
     RUN(reason_valid_per_packet);
+    RUN(v3_code_mapping);
     RUN(varint_examples);
     RUN(varint_too_long);
     RUN(utf8_valid_strings);

@@ -586,9 +586,70 @@ TEST(random_utf8_against_reference)
     CHECK(valid > 1000);
 }
 
+/* Level-by-level reference matcher, recursive and obviously right. */
+static bool ref_match_levels(const char *const *f, size_t nf, const char *const *t, size_t nt)
+{
+    if (nf == 0)
+        return nt == 0;
+    if (strcmp(f[0], "#") == 0)
+        return true;
+    if (nt == 0)
+        return false;
+    if (strcmp(f[0], "+") != 0 && strcmp(f[0], t[0]) != 0)
+        return false;
+    return ref_match_levels(f + 1, nf - 1, t + 1, nt - 1);
+}
+
+static size_t join(char *out, const char *const *levels, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out[len++] = '/';
+        memcpy(out + len, levels[i], strlen(levels[i]));
+        len += strlen(levels[i]);
+    }
+    return len;
+}
+
+TEST(random_matching_against_reference)
+{
+    static const char *const tl[] = {"", "a", "b", "ab", "$x"};
+    static const char *const fl[] = {"", "a", "b", "ab", "+", "$x"};
+    int matched = 0;
+    for (int round = 0; round < 50000; round++) {
+        const char *f[5], *t[5];
+        size_t nf = 1 + below(4), nt = 1 + below(4);
+        for (size_t i = 0; i < nt; i++)
+            t[i] = tl[below(sizeof tl / sizeof tl[0])];
+        for (size_t i = 0; i < nf; i++)
+            f[i] = fl[below(sizeof fl / sizeof fl[0])];
+        if (below(3) == 0)
+            f[nf - 1] = "#";
+        char fb[64], tb[64], sb[80];
+        size_t flen = join(fb, f, nf), tlen = join(tb, t, nt);
+        mqtt_bytes_t filter = {(const uint8_t *)fb, flen}, topic = {(const uint8_t *)tb, tlen};
+        if (flen == 0 || tlen == 0)
+            continue;
+        CHECK(mqtt_topic_filter_valid(filter));
+        bool want =
+            ref_match_levels(f, nf, t, nt) && !(tb[0] == '$' && (fb[0] == '+' || fb[0] == '#'));
+        matched += want;
+        CHECK_EQ_INT(mqtt_topic_matches(filter, topic), want);
+        /* The same as a shared subscription. */
+        memcpy(sb, "$share/g/", 9);
+        memcpy(sb + 9, fb, flen);
+        mqtt_bytes_t shared = {(const uint8_t *)sb, 9 + flen};
+        CHECK(mqtt_topic_filter_valid(shared));
+        CHECK_EQ_INT(mqtt_topic_matches(shared, topic), want);
+    }
+    CHECK(matched > 1000);
+}
+
 int main(void)
 {
     RUN(random_roundtrips);
     RUN(random_utf8_against_reference);
+    RUN(random_matching_against_reference);
     return TEST_REPORT();
 }
