@@ -2,10 +2,12 @@
  * Layout. Every node holds its subscriptions in an array of entries
  * (session, options, identifier) that matching scans linearly, and its
  * shared groups in a small array. Every session with subscriptions has a
- * record listing where its entries are (node, group, index); entries point
- * back at their slot in that record. Both sides are kept in sync by
- * swap-removal, so unsubscribe and session end cost O(own subscriptions),
- * however many sessions share a filter.
+ * record listing where its entries are (node, group, index), non-shared
+ * and shared apart; entries point back at their slot in that record. Both
+ * sides are kept in sync by swap-removal. Finding a session's subscription
+ * scans the shorter of the session's list and the node's entries, so
+ * neither a client with thousands of filters nor a filter with thousands
+ * of clients makes subscribe, unsubscribe or session end quadratic.
  *
  * Merging overlapping subscriptions needs to know whether a session can
  * match twice. An entry carries `multi` when its session has more than one
@@ -31,6 +33,7 @@ typedef struct {
     uint32_t sub_id;
     uint8_t opts;
     bool multi;
+    bool shared; /* in a group: rec_idx indexes rec->shared, else rec->plain */
 } entry_t;
 
 typedef struct {
@@ -63,12 +66,18 @@ typedef struct {
     uint32_t idx;    /* index in node->subs or group->members */
 } ritem_t;
 
-struct srec {
-    void *session;
+typedef struct {
     ritem_t *v;
     uint32_t n;
     uint32_t cap;
-    uint32_t nplain; /* items with group == NULL */
+} ritems_t;
+
+/* Non-shared and shared subscriptions are listed apart: merging only cares
+ * about the first kind, and must find them without walking the second. */
+struct srec {
+    void *session;
+    ritems_t plain;
+    ritems_t shared;
 };
 
 struct topic_tree {
@@ -118,19 +127,24 @@ static int entvec_reserve(entvec_t *v)
     return 0;
 }
 
-static int rec_reserve(srec_t *r)
+static int ritems_reserve(ritems_t *l)
 {
-    if (r->n < r->cap)
+    if (l->n < l->cap)
         return 0;
-    uint32_t ncap = r->cap ? r->cap * 2 : 4;
-    if (ncap < r->cap)
+    uint32_t ncap = l->cap ? l->cap * 2 : 4;
+    if (ncap < l->cap)
         return -1;
-    ritem_t *nv = realloc(r->v, (size_t)ncap * sizeof *nv);
+    ritem_t *nv = realloc(l->v, (size_t)ncap * sizeof *nv);
     if (nv == NULL)
         return -1;
-    r->v = nv;
-    r->cap = ncap;
+    l->v = nv;
+    l->cap = ncap;
     return 0;
+}
+
+static ritems_t *entry_items(const entry_t *e)
+{
+    return e->shared ? &e->rec->shared : &e->rec->plain;
 }
 
 static entvec_t *item_vec(const ritem_t *it)
@@ -259,20 +273,20 @@ static void rec_drop(topic_tree_t *t, srec_t *r)
     }
     t->recs[hole] = NULL;
     t->rec_n--;
-    free(r->v);
+    free(r->plain.v);
+    free(r->shared.v);
     free(r);
 }
 
 /* Keeps entry.multi equal to "the session has more than one non-shared
- * subscription" after nplain changed. */
+ * subscription" after the count of those changed. */
 static void rec_update_multi(srec_t *r)
 {
-    bool multi = r->nplain > 1;
-    if (r->nplain > 2)
+    bool multi = r->plain.n > 1;
+    if (r->plain.n > 2)
         return; /* every entry already has multi set */
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->v[i].group == NULL)
-            item_entry(&r->v[i])->multi = multi;
+    for (uint32_t i = 0; i < r->plain.n; i++)
+        item_entry(&r->plain.v[i])->multi = multi;
 }
 
 /* ---- filters ---- */
@@ -417,31 +431,49 @@ static void group_drop(tnode_t *n, sgroup_t *g)
     free(g);
 }
 
-/* Removes item i of r: its entry, an emptied group, emptied nodes. */
-static void remove_item(topic_tree_t *t, srec_t *r, uint32_t i)
+/* Removes item i of list l of r: its entry, an emptied group, emptied
+ * nodes. */
+static void remove_item(topic_tree_t *t, srec_t *r, ritems_t *l, uint32_t i)
 {
-    ritem_t it = r->v[i];
+    ritem_t it = l->v[i];
     entvec_t *vec = item_vec(&it);
-    entry_t *last = &vec->v[vec->n - 1];
     if (it.idx != vec->n - 1) {
-        vec->v[it.idx] = *last;
-        last = &vec->v[it.idx];
-        last->rec->v[last->rec_idx].idx = it.idx;
+        entry_t *moved = &vec->v[it.idx];
+        *moved = vec->v[vec->n - 1];
+        entry_items(moved)->v[moved->rec_idx].idx = it.idx;
     }
     vec->n--;
-    if (i != r->n - 1) {
-        r->v[i] = r->v[r->n - 1];
-        item_entry(&r->v[i])->rec_idx = i;
+    if (i != l->n - 1) {
+        l->v[i] = l->v[l->n - 1];
+        item_entry(&l->v[i])->rec_idx = i;
     }
-    r->n--;
+    l->n--;
     t->subs--;
-    if (it.group == NULL) {
-        r->nplain--;
+    if (it.group == NULL)
         rec_update_multi(r);
-    } else if (it.group->members.n == 0) {
+    else if (it.group->members.n == 0)
         group_drop(it.node, it.group);
-    }
     prune(t, it.node);
+}
+
+/* Index in r's list (plain, or shared when g is set) of its subscription
+ * at node n / group g, or -1. Scans whichever is shorter, the session's
+ * list or the node's entries, so neither a session with many filters nor
+ * a filter with many sessions makes this slow. */
+static long find_item(const srec_t *r, const tnode_t *n, const sgroup_t *g)
+{
+    const entvec_t *vec = g ? &g->members : &n->subs;
+    const ritems_t *l = g ? &r->shared : &r->plain;
+    if (vec->n <= l->n) {
+        for (uint32_t i = 0; i < vec->n; i++)
+            if (vec->v[i].rec == r)
+                return vec->v[i].rec_idx;
+        return -1;
+    }
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].node == n && l->v[i].group == g)
+            return i;
+    return -1;
 }
 
 /* ---- public: lifecycle ---- */
@@ -515,7 +547,8 @@ void tt_free(topic_tree_t *t)
     free_subtree(t->root);
     for (size_t i = 0; i < t->rec_cap; i++) {
         if (t->recs[i] != NULL) {
-            free(t->recs[i]->v);
+            free(t->recs[i]->plain.v);
+            free(t->recs[i]->shared.v);
             free(t->recs[i]);
         }
     }
@@ -554,14 +587,13 @@ static int subscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter,
     if (pf.group.len > 0)
         g = group_find(n, pf.group);
     /* Replace in place if the session already has this subscription. */
-    for (uint32_t i = 0; i < r->n; i++) {
-        if (r->v[i].node == n && r->v[i].group == g && (g != NULL || pf.group.len == 0)) {
-            entry_t *e = item_entry(&r->v[i]);
-            e->opts = options;
-            e->sub_id = sub_id;
-            *replaced = true;
-            return TT_OK;
-        }
+    long found = (g != NULL || pf.group.len == 0) ? find_item(r, n, g) : -1;
+    if (found >= 0) {
+        entry_t *e = item_entry(g ? &r->shared.v[found] : &r->plain.v[found]);
+        e->opts = options;
+        e->sub_id = sub_id;
+        *replaced = true;
+        return TT_OK;
     }
     bool new_group = false;
     if (pf.group.len > 0 && g == NULL) {
@@ -571,7 +603,8 @@ static int subscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter,
         new_group = true;
     }
     entvec_t *vec = g ? &g->members : &n->subs;
-    if (entvec_reserve(vec) != 0 || rec_reserve(r) != 0) {
+    ritems_t *l = g ? &r->shared : &r->plain;
+    if (entvec_reserve(vec) != 0 || ritems_reserve(l) != 0) {
         if (new_group)
             group_drop(n, g);
         goto nomem;
@@ -579,19 +612,19 @@ static int subscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter,
     entry_t *e = &vec->v[vec->n];
     e->session = session;
     e->rec = r;
-    e->rec_idx = r->n;
+    e->rec_idx = l->n;
     e->sub_id = sub_id;
     e->opts = options;
     e->multi = false;
-    r->v[r->n].node = n;
-    r->v[r->n].group = g;
-    r->v[r->n].idx = vec->n;
+    e->shared = g != NULL;
+    l->v[l->n].node = n;
+    l->v[l->n].group = g;
+    l->v[l->n].idx = vec->n;
     vec->n++;
-    r->n++;
+    l->n++;
     t->subs++;
     if (g == NULL) {
-        r->nplain++;
-        if (r->nplain > 2)
+        if (r->plain.n > 2)
             e->multi = true;
         else
             rec_update_multi(r);
@@ -599,7 +632,7 @@ static int subscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filter,
     return TT_OK;
 
 nomem:
-    if (r->n == 0)
+    if (r->plain.n + r->shared.n == 0)
         rec_drop(t, r);
     prune(t, n);
     return TT_ERR_NOMEM;
@@ -634,15 +667,13 @@ static int unsubscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filte
     sgroup_t *g = NULL;
     if (pf.group.len > 0 && (g = group_find(n, pf.group)) == NULL)
         return TT_ERR_NOT_FOUND;
-    for (uint32_t i = 0; i < r->n; i++) {
-        if (r->v[i].node == n && r->v[i].group == g) {
-            remove_item(t, r, i);
-            if (r->n == 0)
-                rec_drop(t, r);
-            return TT_OK;
-        }
-    }
-    return TT_ERR_NOT_FOUND;
+    long i = find_item(r, n, g);
+    if (i < 0)
+        return TT_ERR_NOT_FOUND;
+    remove_item(t, r, g ? &r->shared : &r->plain, (uint32_t)i);
+    if (r->plain.n + r->shared.n == 0)
+        rec_drop(t, r);
+    return TT_OK;
 }
 
 int tt_unsubscribe(topic_tree_t *t, void *session, mqtt_bytes_t filter)
@@ -659,9 +690,11 @@ size_t tt_remove_session(topic_tree_t *t, void *session)
     pthread_rwlock_wrlock(&t->lock);
     srec_t *r = rec_find(t, session);
     if (r != NULL) {
-        removed = r->n;
-        while (r->n > 0)
-            remove_item(t, r, r->n - 1);
+        removed = (size_t)r->plain.n + r->shared.n;
+        while (r->shared.n > 0)
+            remove_item(t, r, &r->shared, r->shared.n - 1);
+        while (r->plain.n > 0)
+            remove_item(t, r, &r->plain, r->plain.n - 1);
         rec_drop(t, r);
     }
     pthread_rwlock_unlock(&t->lock);

@@ -394,6 +394,44 @@ TEST(many_siblings)
     tt_free(t);
 }
 
+TEST(big_session_and_big_filter)
+{
+    /* One session with many filters, one filter with many sessions: replace
+     * and unsubscribe look in the shorter list, so this stays linear. */
+    enum { N = 20000 };
+    static char many[N];
+    char f[32];
+    topic_tree_t *t = tt_new();
+    bool replaced;
+    for (int i = 0; i < N; i++) {
+        snprintf(f, sizeof f, "own/%d", i);
+        CHECK_EQ_INT(tt_subscribe(t, S(1), B(f), 1, 0, &replaced), TT_OK);
+        CHECK(!replaced);
+        CHECK_EQ_INT(tt_subscribe(t, &many[i], B("all"), 0, 0, &replaced), TT_OK);
+        CHECK(!replaced);
+    }
+    CHECK_EQ_INT(tt_subscribe(t, S(1), B("own/7"), 2, 9, &replaced), TT_OK);
+    CHECK(replaced);
+    CHECK_EQ_INT(tt_subscribe(t, &many[5], B("all"), 1, 0, &replaced), TT_OK);
+    CHECK(replaced);
+    CHECK_EQ_INT(tt_subscribe(t, S(1), B("all"), 1, 0, &replaced), TT_OK);
+    CHECK(!replaced);
+    CHECK_EQ_INT(match(t, "all", NULL), N + 1);
+    CHECK_EQ_INT(match(t, "own/7", NULL), 1);
+    CHECK(M.v[0].qos == 2 && M.v[0].sub_ids[0] == 9);
+    for (int i = 0; i < N; i += 2) {
+        snprintf(f, sizeof f, "own/%d", i);
+        CHECK_EQ_INT(tt_unsubscribe(t, S(1), B(f)), TT_OK);
+        CHECK_EQ_INT(tt_unsubscribe(t, &many[i], B("all")), TT_OK);
+    }
+    CHECK_EQ_INT(tt_subscription_count(t), N + 1);
+    CHECK_EQ_INT(tt_remove_session(t, S(1)), N / 2 + 1);
+    for (int i = 1; i < N; i += 2)
+        CHECK_EQ_INT(tt_remove_session(t, &many[i]), 1);
+    CHECK_EQ_INT(tt_node_count(t), 1);
+    tt_free(t);
+}
+
 TEST(level_lengths)
 {
     /* Levels of every length up to 40, and for each all variants with one
@@ -653,6 +691,7 @@ int main(void)
     RUN(unsubscribe_prunes);
     RUN(remove_session_many);
     RUN(many_siblings);
+    RUN(big_session_and_big_filter);
     RUN(level_lengths);
     RUN(deep_topic);
     RUN(visit_callback);
