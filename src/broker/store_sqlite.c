@@ -364,8 +364,7 @@ static int sq_retained_delete(store_t *st, mqtt_bytes_t topic)
 
 /* ---- load ---- */
 
-static int load_session_rows(sql_store_t *s, const store_loader_t *l, void *ctx,
-                             mqtt_bytes_t id)
+static int load_session_rows(sql_store_t *s, const store_loader_t *l, void *ctx, mqtt_bytes_t id)
 {
     int rc = 0;
     sqlite3_stmt *q = NULL;
@@ -440,8 +439,8 @@ static int sq_load(store_t *st, const store_loader_t *l, void *ctx)
     /* A read transaction gives the whole load one consistent snapshot. */
     exec(s, "BEGIN");
     sqlite3_prepare_v2(
-        s->db, "SELECT client_id, expiry_interval, version, saved FROM sessions ORDER BY rowid",
-        -1, &q, NULL);
+        s->db, "SELECT client_id, expiry_interval, version, saved FROM sessions ORDER BY rowid", -1,
+        &q, NULL);
     while (!rc && sqlite3_step(q) == SQLITE_ROW) {
         /* The id must outlive the nested queries: copy it. */
         mqtt_bytes_t v = col_bytes(q, 0);
@@ -535,8 +534,8 @@ store_t *store_sqlite_open(const char *path, bool fsync_each, char *err, size_t 
         free(s);
         return NULL;
     }
-    if (exec(s, "PRAGMA journal_mode=WAL") || exec(s, fsync_each ? "PRAGMA synchronous=FULL"
-                                                                 : "PRAGMA synchronous=NORMAL") ||
+    if (exec(s, "PRAGMA journal_mode=WAL") ||
+        exec(s, fsync_each ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
         exec(s, schema_sql) || exec(s, "PRAGMA user_version=1"))
         return open_fail(s, err, errlen, "cannot set up the persistence database");
     for (int i = 0; i < Q_COUNT; i++) {

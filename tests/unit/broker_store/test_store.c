@@ -381,8 +381,8 @@ TEST(sqlite_keeps_every_acknowledged_record_across_kill_9)
     CHECK(load(st, &s) == 0);
     CHECK(has(&s, "session k9 exp=3600 v=4"));
     char want[160];
-    snprintf(want, sizeof want, "out k9 seq=%u pid=%u q=1 st=0 r=0 d=0 ids= msg=%u t:m%u", 1, 1,
-             1, 1);
+    snprintf(want, sizeof want, "out k9 seq=%u pid=%u q=1 st=0 r=0 d=0 ids= msg=%u t:m%u", 1, 1, 1,
+             1);
     CHECK(has(&s, want));
     store_close(st);
 
@@ -390,8 +390,7 @@ TEST(sqlite_keeps_every_acknowledged_record_across_kill_9)
     sqlite3 *db;
     CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
     sqlite3_stmt *q;
-    CHECK(sqlite3_prepare_v2(db, "SELECT count(*), max(seq) FROM outs", -1, &q, NULL) ==
-          SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "SELECT count(*), max(seq) FROM outs", -1, &q, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(q) == SQLITE_ROW);
     long long rows = sqlite3_column_int64(q, 0), maxseq = sqlite3_column_int64(q, 1);
     sqlite3_finalize(q);
