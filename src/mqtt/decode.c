@@ -32,6 +32,10 @@ static mqtt_err_t decode_connect(mqtt_reader_t *r, mqtt_connect_t *c)
     uint8_t level, flags;
     TRY(mqtt__read_binary(r, &c->protocol_name));
     TRY(mqtt__read_u8(r, &level));
+    /* Mosquitto bridges set the top bit of the level; Mosquitto accepts
+     * that, and so do we. */
+    c->bridge = (level & 0x80u) != 0;
+    level &= 0x7Fu;
     c->version = (mqtt_version_t)level;
     if (bytes_eq(c->protocol_name, "MQTT", 4)) {
         if (level != MQTT_V311 && level != MQTT_V5)

@@ -78,7 +78,7 @@ static void connect_write(mqtt__writer_t *w, const mqtt_connect_t *c, const size
         mqtt__write_raw(w, mqisdp, sizeof mqisdp);
     else
         mqtt__write_raw(w, mqtt, sizeof mqtt);
-    mqtt__write_u8(w, (uint8_t)c->version);
+    mqtt__write_u8(w, (uint8_t)(c->version | (c->bridge ? 0x80u : 0)));
     uint8_t flags = 0;
     if (c->username_flag)
         flags |= 0x80u;

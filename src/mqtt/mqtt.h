@@ -388,6 +388,9 @@ typedef struct {
     bool password_flag;
     mqtt_bytes_t password;
     mqtt_props_t props;
+    /* Top bit of the protocol level set: a Mosquitto bridge announcing
+     * itself ("try_private"). `version` holds the level without it. */
+    bool bridge;
 } mqtt_connect_t;
 
 typedef struct {

@@ -47,6 +47,9 @@ static const vector_t vectors[] = {
     {"connect v311 spec example", 4, "101b00044d51545404ce000a0003636964000177000178000175000170"},
     {"connect v31 spec example", 3,
      "101d00064d514973647003ce000a0003636964000177000178000175000170"},
+    /* Mosquitto bridges set the top bit of the protocol level. */
+    {"connect v311 bridge", 4, "101400044d5154548402003c00086272696467652d31"},
+    {"connect v31 bridge", 3, "101600064d51497364708302003c00086272696467652d32"},
     /* The same from the 5.0 specification, with Session Expiry 10. */
     {"connect v5 spec example", 5,
      "102700044d51545405ce000a05110000000a0003636964051800000005000177000178000175000170"},
@@ -248,6 +251,20 @@ TEST(connect_fields)
     /* 3.1 tolerates a flagged but absent user name and password. */
     CHECK_EQ_INT(decode_hex("101200064d514973647003c2001e000461626364", MQTT_V31, &p), MQTT_OK);
     CHECK(!p.u.connect.username_flag && !p.u.connect.password_flag);
+}
+
+TEST(connect_bridge_bit)
+{
+    mqtt_packet_t p;
+    CHECK_EQ_INT(decode_hex(find_vector("connect v311 bridge"), MQTT_V5, &p), MQTT_OK);
+    CHECK_EQ_INT(p.u.connect.version, MQTT_V311);
+    CHECK(p.u.connect.bridge);
+    CHECK_EQ_INT(decode_hex(find_vector("connect v311 minimal"), MQTT_V5, &p), MQTT_OK);
+    CHECK(!p.u.connect.bridge);
+    /* An unknown level stays unknown with the bridge bit. */
+    CHECK_EQ_INT(decode_hex("100d00044d51545486020000000161", MQTT_V311, &p),
+                 MQTT_ERR_PROTOCOL_VERSION);
+    CHECK_EQ_INT(p.u.connect.version, 6);
 }
 
 TEST(connect_version_reported_on_error)
@@ -668,6 +685,7 @@ int main(void)
     RUN(roundtrip_vectors);
     RUN(vectors_cover_every_type);
     RUN(connect_fields);
+    RUN(connect_bridge_bit);
     RUN(connect_version_reported_on_error);
     RUN(publish_fields_and_iteration);
     RUN(subscribe_iteration);

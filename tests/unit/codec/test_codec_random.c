@@ -308,6 +308,7 @@ static void build(mqtt_packet_t *p, uint8_t type, mqtt_version_t v)
         c->version = v;
         c->protocol_name = lit(v == MQTT_V31 ? "MQIsdp" : "MQTT");
         c->clean_start = below(2);
+        c->bridge = below(8) == 0;
         c->keep_alive = (uint16_t)rnd();
         c->client_id = rnd_text(10, v != MQTT_V31, false);
         c->will_flag = below(2);
@@ -431,11 +432,11 @@ static int same_packet(const mqtt_packet_t *a, const mqtt_packet_t *b, mqtt_vers
     switch (a->type) {
     case MQTT_CONNECT: {
         const mqtt_connect_t *x = &a->u.connect, *y = &b->u.connect;
-        return x->version == y->version && bytes_same(x->protocol_name, y->protocol_name) &&
-               x->clean_start == y->clean_start && x->keep_alive == y->keep_alive &&
-               bytes_same(x->client_id, y->client_id) && x->will_flag == y->will_flag &&
-               x->will_qos == y->will_qos && x->will_retain == y->will_retain &&
-               bytes_same(x->will_topic, y->will_topic) &&
+        return x->version == y->version && x->bridge == y->bridge &&
+               bytes_same(x->protocol_name, y->protocol_name) && x->clean_start == y->clean_start &&
+               x->keep_alive == y->keep_alive && bytes_same(x->client_id, y->client_id) &&
+               x->will_flag == y->will_flag && x->will_qos == y->will_qos &&
+               x->will_retain == y->will_retain && bytes_same(x->will_topic, y->will_topic) &&
                bytes_same(x->will_payload, y->will_payload) &&
                x->username_flag == y->username_flag && bytes_same(x->username, y->username) &&
                x->password_flag == y->password_flag && bytes_same(x->password, y->password) &&
