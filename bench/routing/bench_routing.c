@@ -8,7 +8,10 @@
  * matches, 1 and then `threads` (default 2) matching threads. The topic
  * space is building/<b>/floor/<f>/room/<r>/<sensor> (100 x 20 x 50 x 8 =
  * 800k topics); filters are 70% exact, 15% with one '+', 10% ending in '#',
- * 5% shared.
+ * 5% shared. Then: one subscription per device topic plus one monitor on
+ * dev/+/cmd; a fan-out of every session on one topic; session removal;
+ * retained set and wildcard lookups. Times are CPU time except for the
+ * multi-thread match run.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -33,7 +36,17 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng_state % n);
 }
 
+/* CPU time of the process: on a shared machine it does not count the
+ * time other processes take from us, so single-thread figures are stable.
+ * Multi-thread runs are timed on the wall clock (wall_s). */
 static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -95,7 +108,8 @@ static void run_matches(topic_tree_t *t, long iters, int threads)
     job_t jobs[64];
     if (threads > 64)
         threads = 64;
-    double t0 = now_s();
+    double (*clock_fn)(void) = threads == 1 ? now_s : wall_s;
+    double t0 = clock_fn();
     for (int i = 0; i < threads; i++) {
         jobs[i] = (job_t){t, iters / threads, 0, (uint32_t)i * 7919u + 1};
         pthread_create(&th[i], NULL, match_job, &jobs[i]);
@@ -105,11 +119,11 @@ static void run_matches(topic_tree_t *t, long iters, int threads)
         pthread_join(th[i], NULL);
         results += jobs[i].results;
     }
-    double dt = now_s() - t0;
+    double dt = clock_fn() - t0;
     long done = (iters / threads) * threads;
-    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match\n", threads,
-           threads == 1 ? " " : "s", (double)done / dt, dt * 1e9 / (double)done,
-           (double)results / (double)done);
+    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match  (%s)\n",
+           threads, threads == 1 ? " " : "s", (double)done / dt, dt * 1e9 / (double)done,
+           (double)results / (double)done, threads == 1 ? "CPU time" : "wall clock");
 }
 
 int main(int argc, char **argv)
@@ -157,13 +171,11 @@ int main(int argc, char **argv)
         tt_subscribe(dev, &sessions[i % nsessions], (mqtt_bytes_t){(const uint8_t *)buf, (size_t)n},
                      1, 0, NULL);
     }
-    for (long i = 0; i < 10; i++)
-        tt_subscribe(dev, &sessions[i], (mqtt_bytes_t){(const uint8_t *)"dev/+/cmd", 9}, 0, 0,
-                     NULL);
+    tt_subscribe(dev, &sessions[0], (mqtt_bytes_t){(const uint8_t *)"dev/+/cmd", 9}, 0, 0, NULL);
     for (int i = 0; i < NTOPICS; i++)
         topic_len[i] =
             (size_t)snprintf(topics[i], sizeof topics[i], "dev/%u/cmd", rnd((uint32_t)nsubs));
-    printf("per-device topics (%ld subscriptions):\n", nsubs + 10);
+    printf("per-device topics (%ld subscriptions):\n", nsubs + 1);
     run_matches(dev, iters, 1);
     tt_free(dev);
 
