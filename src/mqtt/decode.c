@@ -27,7 +27,7 @@ static bool bytes_eq(mqtt_bytes_t b, const char *s, size_t n)
 
 /* Protocol name and level first, so a server can answer a client of an
  * unsupported version in that client's own terms. */
-static mqtt_err_t decode_connect(mqtt_reader_t *r, mqtt_connect_t *c)
+static mqtt_err_t decode_connect(mqtt_reader_t *r, uint8_t fixed_flags, mqtt_connect_t *c)
 {
     uint8_t level, flags;
     TRY(mqtt__read_binary(r, &c->protocol_name));
@@ -47,9 +47,13 @@ static mqtt_err_t decode_connect(mqtt_reader_t *r, mqtt_connect_t *c)
         return MQTT_ERR_PROTOCOL_NAME;
     }
     const bool v5 = level == MQTT_V5;
+    /* 3.1 reserved neither the fixed-header flags nor bit 0 of the connect
+     * flags as must-be-zero; like Mosquitto, check them from 3.1.1 on. */
+    if (fixed_flags != 0 && level != MQTT_V31)
+        return MQTT_ERR_RESERVED_FLAGS;
 
     TRY(mqtt__read_u8(r, &flags));
-    if (flags & 0x01u)
+    if ((flags & 0x01u) && level != MQTT_V31)
         return MQTT_ERR_CONNECT_FLAGS;
     c->clean_start = (flags & 0x02u) != 0;
     c->will_flag = (flags & 0x04u) != 0;
@@ -250,8 +254,9 @@ static mqtt_err_t check_fixed_flags(uint8_t type, uint8_t flags, mqtt_version_t 
     if (type == MQTT_PUBLISH)
         return MQTT_OK;
     /* 3.1 sent QoS and DUP bits on more packets; like Mosquitto, only
-     * check the reserved flags from 3.1.1 on. */
-    if (v == MQTT_V31 && type != MQTT_CONNECT)
+     * check the reserved flags from 3.1.1 on. CONNECT's depend on its own
+     * protocol level, which decode_connect knows. */
+    if (v == MQTT_V31 || type == MQTT_CONNECT)
         return MQTT_OK;
     uint8_t want =
         (type == MQTT_PUBREL || type == MQTT_SUBSCRIBE || type == MQTT_UNSUBSCRIBE) ? 0x02u : 0x00u;
@@ -269,13 +274,13 @@ mqtt_err_t mqtt_decode_body(const mqtt_fixed_header_t *fh, const uint8_t *body,
         return MQTT_ERR_INVALID_ARG;
     if (type == MQTT_AUTH && version != MQTT_V5)
         return MQTT_ERR_PACKET_TYPE;
-    TRY(check_fixed_flags(type, fh->flags, type == MQTT_CONNECT ? MQTT_V311 : version));
+    TRY(check_fixed_flags(type, fh->flags, version));
 
     mqtt_reader_t r = {body, body + fh->remaining};
     switch (type) {
     case MQTT_CONNECT:
         memset(&out->u.connect, 0, sizeof out->u.connect);
-        return decode_connect(&r, &out->u.connect);
+        return decode_connect(&r, fh->flags, &out->u.connect);
     case MQTT_CONNACK:
         memset(&out->u.connack, 0, sizeof out->u.connack);
         return decode_connack(&r, version, &out->u.connack);

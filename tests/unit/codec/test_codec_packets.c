@@ -542,6 +542,10 @@ TEST(accepted_edge_cases)
     mqtt_packet_t p;
     CHECK_EQ_INT(decode_hex("60020001", MQTT_V31, &p), MQTT_OK);
     CHECK_EQ_INT(decode_hex("20020102", MQTT_V31, &p), MQTT_OK);
+    /* 3.1 CONNECT: neither the fixed-header flags nor connect flag bit 0
+     * are reserved (Mosquitto accepts both). */
+    CHECK_EQ_INT(decode_hex("110f00064d514973647003030000000161", MQTT_V311, &p), MQTT_OK);
+    CHECK(p.u.connect.clean_start);
     /* v5 DISCONNECT with only a reason code; PUBACK with reason only. */
     CHECK_EQ_INT(decode_hex("e00100", MQTT_V5, &p), MQTT_OK);
     CHECK_EQ_INT(decode_hex("4003000100", MQTT_V5, &p), MQTT_OK);
