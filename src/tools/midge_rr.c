@@ -75,6 +75,7 @@ int main(int argc, char **argv)
     }
     r.t.cfg = &cfg;
     r.t.tool = &r;
+    tool_catch_signals();
     if (tool_load_payload(&r.t, &r.payload, &r.len)) {
         tool_cfg_free(&cfg);
         return 1;

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
         return rc;
     }
     srand((unsigned)time(NULL) ^ (unsigned)clock());
+    tool_catch_signals();
     s.t.cfg = &cfg;
     s.t.tool = &s;
     midge_callbacks_t cbs = {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,15 +305,45 @@ int tool_connect(tool_ctx_t *t)
     return 1;
 }
 
+static volatile sig_atomic_t tool_signalled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    tool_signalled = 1;
+}
+
+void tool_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* no SA_RESTART: poll() returns EINTR and the loop sees the flag */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int tool_run(tool_ctx_t *t, long long deadline_ms)
 {
     while (!t->done) {
         long long now = tool_now_ms();
-        if (deadline_ms && now >= deadline_ms) {
+        if (deadline_ms && now >= deadline_ms && !t->finishing) {
+            /* As mosquitto_sub on -W or a signal: a DISCONNECT that in
+             * MQTT v5 still asks for the will (reason 0x04). */
             tool_errf(t, "Timed out\n");
-            t->exit_code = TOOL_EXIT_TIMEOUT;
-            t->done = true;
-            break;
+            t->disconnect_reason = 0x04;
+            tool_finish(t, TOOL_EXIT_TIMEOUT);
+            continue;
+        }
+        if (tool_signalled && !t->finishing) {
+            if (!t->connected_once) {
+                t->exit_code = 1;
+                break;
+            }
+            t->disconnect_reason = 0x04;
+            tool_finish(t, 0);
+            continue;
         }
         if (t->finishing && !t->disconnect_sent &&
             (midge_queued_count(t->client) == 0 || now >= t->finish_deadline_ms)) {
@@ -499,8 +530,8 @@ static void send_disconnect(tool_ctx_t *t)
     bool failed = false;
     midge_props_t *p =
         t->cfg->protocol == 5 ? tool_props_for(t, TOOL_CMD_DISCONNECT, &failed) : NULL;
-    if (p)
-        midge_disconnect_v5(t->client, 0, p);
+    if (t->cfg->protocol == 5 && (p || t->disconnect_reason))
+        midge_disconnect_v5(t->client, t->disconnect_reason, p);
     else
         midge_disconnect(t->client);
     midge_props_free(p);

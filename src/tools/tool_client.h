@@ -35,6 +35,7 @@ struct tool_ctx {
     bool done;      /* stop the driver loop */
     bool finishing; /* tool_finish called: DISCONNECT on its way */
     bool disconnect_sent;
+    uint8_t disconnect_reason; /* v5 DISCONNECT reason, 0x04 to keep the will */
     long long finish_deadline_ms;
     int exit_code;              /* returned by main */
     uint32_t server_max_packet; /* from CONNACK, 0 = none announced */
@@ -93,6 +94,9 @@ void tool_msg_from(tool_ctx_t *t, const midge_message_t *in, tool_msg_t *m);
  * error) out. */
 void tool_print_message(tool_ctx_t *t, const tool_msg_t *m);
 
+/* SIGINT and SIGTERM end tool_run with a DISCONNECT (v5: reason 0x04, so
+ * the will is still published) instead of killing the process. */
+void tool_catch_signals(void);
 /* Ends the run: DISCONNECT (with -D DISCONNECT properties) and exit
  * code; the driver stops once the connection has closed. */
 void tool_finish(tool_ctx_t *t, int code);

@@ -360,3 +360,55 @@ def test_output_matches_mosquitto_sub(broker, fmt):
         return re.sub(rb'"tst":(\s*)"[^"]*"', rb'"tst":\1""', out)
     assert norm(ours.stdout) == norm(theirs.stdout)
     assert ours.stderr == theirs.stderr
+
+
+@pytest.mark.parametrize("version,will_expected", [("311", False), ("5", True)])
+def test_sigint_disconnects_like_mosquitto_sub(broker, version, will_expected):
+    """SIGINT ends midge_sub with a DISCONNECT, exit 0; in v5 it asks the
+    broker to publish the will (reason 0x04), as mosquitto_sub does."""
+    watcher = Sub(["midge_sub"] + addr(broker) + ["-t", "sig/will", "-v", "-W", "3"]).ready()
+    s = Sub(["midge_sub"] + addr(broker) + ["-V", version, "-t", "sig/x", "--will-topic",
+                                             "sig/will", "--will-payload", "bye"]).ready()
+    s.proc.send_signal(signal.SIGINT)
+    assert s.wait() == 0
+    watcher.wait()
+    assert watcher.lines == ([b"sig/will bye\n"] if will_expected else [])
+
+
+def test_pub_lines_survive_broker_restart(broker_kind, workdir):
+    """midge_pub -l keeps reading stdin across a broker restart: lines
+    written while the broker is down are sent after it comes back."""
+    if broker_kind == "midge" and not midge_built():
+        pytest.skip("midge broker not built yet")
+    port = free_port()
+    b = _restartable(broker_kind, workdir, port)
+    a = ["-h", "127.0.0.1", "-p", str(port)]
+    pub = subprocess.Popen([tool("midge_pub")] + a + ["-t", "pl/t", "-l", "-q", "1", "-d"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    s = None
+    try:
+        s = Sub(["midge_sub"] + a + ["-t", "pl/t", "-q", "1", "-i", "pl-sub", "-c"]).ready()
+        pub.stdin.write(b"one\n")
+        pub.stdin.flush()
+        assert wait_until(lambda: s.lines == [b"one\n"])
+        s.kill()
+        _stop_checked(b)
+        pub.stdin.write(b"two\n")
+        pub.stdin.flush()
+        # Down long enough that midge_pub's reconnect delay has grown to
+        # 2 s (0.5, 1, 2, ...): the subscriber below is back first.
+        time.sleep(2.0)
+        b = _restartable(broker_kind, workdir, port)
+        s = Sub(["midge_sub"] + a + ["-t", "pl/t", "-q", "1", "-i", "pl-sub", "-c"]).ready()
+        pub.stdin.write(b"three\n")
+        pub.stdin.close()
+        assert pub.wait(20) == 0
+        assert wait_until(lambda: len(s.lines) >= 2)
+        assert s.lines == [b"two\n", b"three\n"]
+    finally:
+        if pub.poll() is None:
+            pub.kill()
+            pub.wait()
+        if s:
+            s.kill()
+        _stop_checked(b)
