@@ -110,6 +110,7 @@ static void run_matches(topic_tree_t *t, long iters, int threads)
         threads = 64;
     double (*clock_fn)(void) = threads == 1 ? now_s : wall_s;
     double t0 = clock_fn();
+    double cpu0 = now_s();
     for (int i = 0; i < threads; i++) {
         jobs[i] = (job_t){t, iters / threads, 0, (uint32_t)i * 7919u + 1};
         pthread_create(&th[i], NULL, match_job, &jobs[i]);
@@ -120,10 +121,15 @@ static void run_matches(topic_tree_t *t, long iters, int threads)
         results += jobs[i].results;
     }
     double dt = clock_fn() - t0;
+    double cpu = now_s() - cpu0;
     long done = (iters / threads) * threads;
-    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match  (%s)\n",
+    printf("match   %d thread%s: %10.0f matches/s  %6.0f ns/match  %.2f results/match  (%s)",
            threads, threads == 1 ? " " : "s", (double)done / dt, dt * 1e9 / (double)done,
            (double)results / (double)done, threads == 1 ? "CPU time" : "wall clock");
+    /* CPU per match across threads: lock contention shows up here. */
+    if (threads > 1)
+        printf(", %.0f CPU ns/match", cpu * 1e9 / (double)done);
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -177,6 +183,8 @@ int main(int argc, char **argv)
             (size_t)snprintf(topics[i], sizeof topics[i], "dev/%u/cmd", rnd((uint32_t)nsubs));
     printf("per-device topics (%ld subscriptions):\n", nsubs + 1);
     run_matches(dev, iters, 1);
+    if (threads > 1)
+        run_matches(dev, iters, threads);
     tt_free(dev);
 
     /* Fan-out: one topic many sessions subscribe to. */

@@ -66,7 +66,8 @@ typedef struct {
     bool retain;
     /* PUBLISH or will properties, or NULL. Only what a server forwards is
      * kept: payload format indicator, message expiry interval (turned into
-     * a deadline), content type, response topic, correlation data and user
+     * a deadline; 0 means none, as in Mosquitto), content type, response
+     * topic, correlation data and user
      * properties (from `user` if set, else from `raw` when user_count > 0).
      * Topic alias and subscription identifiers are dropped. */
     const mqtt_props_t *props;
