@@ -41,4 +41,8 @@
  * PUBLISH, never the delivery. */
 #define MIDGE_MAX_SUB_IDS 16
 
+/* QoS 0 deliveries waiting for an online client's next flush. Beyond it a
+ * client that does not read loses QoS 0 messages, never QoS 1/2. */
+#define MIDGE_MAX_QOS0_PENDING 100000
+
 #endif

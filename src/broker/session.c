@@ -156,6 +156,8 @@ void session_release(session_t *s)
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
     session_out_clear(s);
+    if (s->pending_will && s->table->msg_release)
+        s->table->msg_release(s->pending_will);
     if (s->user && s->table->user_free)
         s->table->user_free(s);
     free(s->in_qos2);

@@ -78,6 +78,7 @@ struct session {
     char *client_id;       /* NUL-terminated copy */
     size_t id_len;
     bool in_table; /* table lock */
+    atomic_bool online; /* a client is bound: a hint for shared-subscription picks */
 
     pthread_mutex_t lock;
     /* Everything below: session->lock. */
@@ -96,7 +97,10 @@ struct session {
     uint16_t *in_qos2; /* incoming QoS 2 packet ids awaiting PUBREL */
     size_t in_qos2_count;
     size_t in_qos2_cap;
-    void *user; /* the protocol layer's per-session data */
+    uint64_t epoch;     /* bumped on every bind and unbind: stale timers see it */
+    void *pending_will; /* a delayed will message, released via msg_release */
+    uint64_t will_at;   /* clock ms when pending_will is due */
+    void *user;         /* the protocol layer's per-session data */
 };
 
 struct session_table {

@@ -1,0 +1,349 @@
+/*
+ * CONNECT: client id rules, will, keep-alive, session takeover and resume,
+ * CONNACK. Where the specification leaves a choice this follows Mosquitto
+ * 2.0: the ids it assigns, the reason codes it refuses with, and the set and
+ * order of CONNACK properties.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "broker/log.h"
+#include "broker/proto.h"
+
+/* Writes a CONNACK. v5 properties in Mosquitto's order: Topic Alias
+ * Maximum, Assigned Client Identifier, Server Keep Alive, Receive Maximum,
+ * Maximum QoS, Retain Available, Maximum Packet Size. */
+static void send_connack(client_t *c, bool present, uint8_t rc, const char *assigned,
+                         int server_keepalive)
+{
+    uint8_t p[512];
+    size_t n = 0;
+    broker_t *b = c->b;
+    if (c->version == MQTT_V5 && rc < 0x80) {
+        if (b->max_topic_alias) {
+            p[n++] = MQTT_PROP_TOPIC_ALIAS_MAXIMUM;
+            p[n++] = (uint8_t)(b->max_topic_alias >> 8);
+            p[n++] = (uint8_t)b->max_topic_alias;
+        }
+        if (assigned) {
+            size_t len = strlen(assigned);
+            p[n++] = MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER;
+            p[n++] = (uint8_t)(len >> 8);
+            p[n++] = (uint8_t)len;
+            memcpy(p + n, assigned, len);
+            n += len;
+        }
+        if (server_keepalive >= 0) {
+            p[n++] = MQTT_PROP_SERVER_KEEP_ALIVE;
+            p[n++] = (uint8_t)(server_keepalive >> 8);
+            p[n++] = (uint8_t)server_keepalive;
+        }
+        if (b->max_inflight != 65535) {
+            p[n++] = MQTT_PROP_RECEIVE_MAXIMUM;
+            p[n++] = (uint8_t)(b->max_inflight >> 8);
+            p[n++] = (uint8_t)b->max_inflight;
+        }
+        if (b->max_qos < 2) {
+            p[n++] = MQTT_PROP_MAXIMUM_QOS;
+            p[n++] = b->max_qos;
+        }
+        if (!b->retain_available) {
+            p[n++] = MQTT_PROP_RETAIN_AVAILABLE;
+            p[n++] = 0;
+        }
+        if (b->max_packet_size) {
+            p[n++] = MQTT_PROP_MAXIMUM_PACKET_SIZE;
+            p[n++] = (uint8_t)(b->max_packet_size >> 24);
+            p[n++] = (uint8_t)(b->max_packet_size >> 16);
+            p[n++] = (uint8_t)(b->max_packet_size >> 8);
+            p[n++] = (uint8_t)b->max_packet_size;
+        }
+    }
+    uint8_t out[600];
+    size_t o = 0;
+    size_t rem = 2 + (c->version == MQTT_V5 ? mqtt_varint_size((uint32_t)n) + n : 0);
+    out[o++] = 0x20;
+    o += mqtt_varint_encode((uint32_t)rem, out + o);
+    out[o++] = present ? 1 : 0;
+    out[o++] = rc;
+    if (c->version == MQTT_V5) {
+        o += mqtt_varint_encode((uint32_t)n, out + o);
+        memcpy(out + o, p, n);
+        o += n;
+    }
+    atomic_fetch_add_explicit(&b->stats.msgs_sent, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->stats.bytes_sent, o, memory_order_relaxed);
+    conn_write(c->conn, out, o);
+}
+
+/* Refuses the connection: CONNACK with a v5 reason or a 3.1.1 return code,
+ * then close. */
+static void refuse(client_t *c, uint8_t v5_reason, uint8_t v3_code, const char *why)
+{
+    mlog(MLOG_NOTICE, "Client on %s refused: %s.", c->conn->peer_host, why);
+    send_connack(c, false, c->version == MQTT_V5 ? v5_reason : v3_code, NULL, -1);
+    conn_close(c->conn, CONN_CLOSE_BY_PROTO);
+}
+
+/* "auto-" and a random UUID in upper-case hex, as Mosquitto assigns. */
+static void assign_id(const char *prefix, char *out, size_t cap)
+{
+    uint8_t r[16];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        /* Uniqueness matters, not secrecy: fall back to the clock. */
+        uint64_t t = mono_ms() ^ (uint64_t)(uintptr_t)out;
+        for (size_t i = 0; i < sizeof(r); i++)
+            r[i] = (uint8_t)(t >> ((i % 8) * 8)) ^ (uint8_t)(i * 37u);
+    }
+    snprintf(out, cap,
+             "%s%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", prefix,
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
+}
+
+/* On the old connection's worker: tell it the session moved, and close. */
+static void takeover_job(worker_t *w, void *arg)
+{
+    client_t *old = arg;
+    if (old->conn && !conn_is_closing(old->conn)) {
+        old->taken_over = true;
+        msg_unref(old->will); /* Mosquitto drops the old will on takeover */
+        old->will = NULL;
+        mlog(MLOG_NOTICE, "Client %s already connected, closing old connection.",
+             old->session ? old->session->client_id : "?");
+        proto_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER);
+    }
+    client_release(old);
+}
+
+/* Binds c to its session (new, resumed, or taken over). Returns the
+ * session present flag, or -1 on allocation failure. */
+static int bind_session(client_t *c, const char *id, size_t len, bool clean_start,
+                        uint32_t expiry)
+{
+    broker_t *b = c->b;
+    session_table_t *t = &b->sessions;
+    session_t *ended = NULL;
+    client_t *old_client = NULL;
+    bool present = false;
+
+    pthread_mutex_lock(&t->lock);
+    session_t *s = session_find_locked(t, id, len);
+    if (s) {
+        pthread_mutex_lock(&s->lock);
+        old_client = s->conn;
+        s->conn = NULL; /* the old client's close must not touch it now */
+        will_cancel_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        if (clean_start) {
+            session_ref(s);
+            ended = s;
+            session_remove_locked(t, s);
+            s = NULL;
+        } else {
+            session_ref(s);
+            present = true;
+            if (!old_client)
+                atomic_fetch_sub_explicit(&b->stats.sessions_disconnected, 1,
+                                          memory_order_relaxed);
+        }
+    }
+    if (!s)
+        s = session_create_locked(t, id, len);
+    if (!s) {
+        pthread_mutex_unlock(&t->lock);
+        if (ended) {
+            tt_remove_session(b->tree, ended);
+            session_release(ended);
+        }
+        if (old_client)
+            client_release(old_client);
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    client_ref(c); /* the session's reference to its bound client */
+    s->conn = c;
+    s->worker = (int)worker_id(c->worker);
+    s->version = c->version;
+    s->expiry_interval = expiry;
+    s->epoch++;
+    atomic_store_explicit(&s->online, true, memory_order_relaxed);
+    session_out_resume(s, c->client_receive_max);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&t->lock);
+
+    c->session = s; /* the reference from find or create */
+    if (ended) {
+        tt_remove_session(b->tree, ended);
+        session_release(ended);
+    }
+    if (old_client) {
+        /* The session's reference to the old client moves into the job. */
+        if (worker_post(old_client->worker, takeover_job, old_client) != 0)
+            client_release(old_client);
+    }
+    return present ? 1 : 0;
+}
+
+void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
+{
+    broker_t *b = c->b;
+    mqtt_packet_t pkt;
+    mqtt_err_t err = mqtt_decode_body(fh, body, MQTT_V311, &pkt);
+    mqtt_connect_t *cn = &pkt.u.connect;
+    if (err == MQTT_ERR_PROTOCOL_VERSION) {
+        /* Answered in 3.1.1 form: the client's version is unknown. */
+        c->version = MQTT_V311;
+        refuse(c, 0, MQTT_CONNACK_REFUSED_PROTOCOL_VERSION, "unsupported protocol version");
+        return;
+    }
+    if (err != MQTT_OK) {
+        if (err != MQTT_ERR_PROTOCOL_NAME && cn->version == MQTT_V5) {
+            c->version = MQTT_V5;
+            proto_fail(c, mqtt_err_reason(err), mqtt_err_str(err));
+        } else {
+            mlog(MLOG_NOTICE, "Client on %s sent a bad CONNECT: %s.", c->conn->peer_host,
+                 mqtt_err_str(err));
+            conn_close(c->conn, CONN_CLOSE_BY_PROTO);
+        }
+        return;
+    }
+    c->version = cn->version;
+    bool v5 = c->version == MQTT_V5;
+    const mqtt_props_t *props = &cn->props;
+
+    /* Client id. */
+    char idbuf[128];
+    const char *id = (const char *)cn->client_id.data;
+    size_t id_len = cn->client_id.len;
+    const char *assigned = NULL;
+    if (id_len == 0) {
+        if (c->version == MQTT_V31 || (c->version == MQTT_V311 && !cn->clean_start) ||
+            !b->allow_zero_length_clientid) {
+            refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT_CONNACK_REFUSED_IDENTIFIER_REJECTED,
+                   "empty client id");
+            return;
+        }
+        assign_id(b->auto_id_prefix, idbuf, sizeof(idbuf));
+        id = idbuf;
+        id_len = strlen(idbuf);
+        if (v5)
+            assigned = idbuf;
+    }
+
+    if (v5 && MQTT_PROP_HAS(props, MQTT_PROP_AUTHENTICATION_METHOD)) {
+        refuse(c, MQTT_RC_BAD_AUTHENTICATION_METHOD, 0, "no authentication method configured");
+        return;
+    }
+
+    /* Will. */
+    if (cn->will_flag) {
+        if (cn->will_qos > b->max_qos) {
+            refuse(c, MQTT_RC_QOS_NOT_SUPPORTED, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "will QoS not supported");
+            return;
+        }
+        if (cn->will_retain && !b->retain_available) {
+            refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "retain not available");
+            return;
+        }
+        msg_init_t wi = {
+            .topic = cn->will_topic,
+            .payload = cn->will_payload,
+            .qos = cn->will_qos,
+            .retain = cn->will_retain,
+            .props = v5 ? &cn->will_props : NULL,
+            .origin = {(const uint8_t *)id, id_len},
+            .now_ms = msg_now_ms(),
+        };
+        c->will = msg_new(&wi);
+        if (!c->will) {
+            refuse(c, MQTT_RC_UNSPECIFIED_ERROR, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "out of memory");
+            return;
+        }
+        if (v5 && MQTT_PROP_HAS(&cn->will_props, MQTT_PROP_WILL_DELAY_INTERVAL))
+            c->will_delay = cn->will_props.will_delay_interval;
+    }
+
+    /* Keep-alive: v5 clients asking for none or more than our maximum are
+     * told our maximum; 3.1.1 clients are refused only if the maximum was
+     * lowered by configuration, as in Mosquitto. */
+    int server_keepalive = -1;
+    c->keepalive = cn->keep_alive;
+    if (b->max_keepalive && (cn->keep_alive > b->max_keepalive || cn->keep_alive == 0)) {
+        if (v5) {
+            c->keepalive = b->max_keepalive;
+            server_keepalive = b->max_keepalive;
+        } else if (b->max_keepalive < 65535) {
+            refuse(c, 0, MQTT_CONNACK_REFUSED_IDENTIFIER_REJECTED, "keep-alive over maximum");
+            return;
+        }
+    }
+
+    /* What the client accepts. */
+    uint32_t expiry;
+    if (v5) {
+        c->client_receive_max =
+            MQTT_PROP_HAS(props, MQTT_PROP_RECEIVE_MAXIMUM) ? props->receive_maximum : 65535;
+        c->client_max_packet = MQTT_PROP_HAS(props, MQTT_PROP_MAXIMUM_PACKET_SIZE)
+                                   ? props->maximum_packet_size
+                                   : 0;
+        c->client_alias_max = MQTT_PROP_HAS(props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM)
+                                  ? props->topic_alias_maximum
+                                  : 0;
+        if (MQTT_PROP_HAS(props, MQTT_PROP_REQUEST_PROBLEM_INFORMATION))
+            c->request_problem_info = props->request_problem_information != 0;
+        expiry = MQTT_PROP_HAS(props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)
+                     ? props->session_expiry_interval
+                     : 0;
+    } else {
+        c->client_receive_max = 0;
+        expiry = cn->clean_start ? 0 : UINT32_MAX;
+    }
+    c->session_expiry = expiry;
+    if (b->max_topic_alias) {
+        c->alias_in = calloc((size_t)b->max_topic_alias + 1, sizeof(alias_t));
+        if (!c->alias_in) {
+            refuse(c, MQTT_RC_UNSPECIFIED_ERROR, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "out of memory");
+            return;
+        }
+    }
+    if (c->client_alias_max) {
+        c->alias_out = calloc((size_t)c->client_alias_max + 1, sizeof(alias_t));
+        if (!c->alias_out)
+            c->client_alias_max = 0; /* we just send topics in full */
+    }
+
+    int present = bind_session(c, id, id_len, cn->clean_start, expiry);
+    if (present < 0) {
+        refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+               "out of memory");
+        return;
+    }
+    c->connected = true;
+    wtimer_stop(c->worker, &c->timer);
+    c->conn->max_packet_size = b->max_packet_size ? b->max_packet_size : MQTT_VARINT_MAX + 5;
+
+    long now_connected =
+        atomic_fetch_add_explicit(&b->stats.clients_connected, 1, memory_order_relaxed) + 1;
+    long max = atomic_load_explicit(&b->stats.clients_maximum, memory_order_relaxed);
+    while (now_connected > max && !atomic_compare_exchange_weak_explicit(
+                                      &b->stats.clients_maximum, &max, now_connected,
+                                      memory_order_relaxed, memory_order_relaxed)) {
+    }
+
+    send_connack(c, present == 1 && c->version != MQTT_V31, 0, assigned, server_keepalive);
+    proto_start_keepalive(c);
+    if (mlog_enabled(MLOG_INFO)) {
+        mlog(MLOG_INFO, "New client connected from %s:%u as %s (p%d, c%d, k%u).",
+             c->conn->peer_host, c->conn->peer_port, c->session->client_id, (int)c->version,
+             cn->clean_start ? 1 : 0, c->keepalive);
+    }
+    deliver_resend_inflight(c);
+    conn_want_flush(c->conn);
+}

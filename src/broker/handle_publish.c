@@ -1,0 +1,153 @@
+/*
+ * PUBLISH from a client: topic aliases, QoS and retain rules, exactly-once
+ * state for QoS 2, then one message routed to every subscriber and the
+ * acknowledgement (v5: 0x10 when nobody matched, as Mosquitto answers).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/log.h"
+#include "broker/proto.h"
+
+static void send_ack(client_t *c, uint8_t type, uint16_t id, uint8_t reason)
+{
+    uint8_t d[5] = {(uint8_t)(type << 4 | (type == MQTT_PUBREL ? 2 : 0)), 2, (uint8_t)(id >> 8),
+                    (uint8_t)id, reason};
+    size_t n = 4;
+    if (c->version == MQTT_V5 && reason != 0) {
+        d[1] = 3;
+        n = 5;
+    }
+    atomic_fetch_add_explicit(&c->b->stats.msgs_sent, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->b->stats.bytes_sent, n, memory_order_relaxed);
+    conn_write(c->conn, d, n);
+}
+
+void proto_send_ack(client_t *c, uint8_t type, uint16_t id, uint8_t reason)
+{
+    if (c->conn)
+        send_ack(c, type, id, reason);
+}
+
+/* Resolves the topic alias of a v5 PUBLISH. False after failing the
+ * connection. */
+static bool resolve_alias(client_t *c, mqtt_publish_t *p)
+{
+    uint16_t a = p->props.topic_alias;
+    if (a == 0 || a > c->b->max_topic_alias || !c->alias_in) {
+        proto_fail(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
+        return false;
+    }
+    alias_t *slot = &c->alias_in[a];
+    if (p->topic.len) {
+        if (slot->len != p->topic.len || memcmp(slot->topic, p->topic.data, p->topic.len)) {
+            char *t = malloc(p->topic.len);
+            if (!t) {
+                proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
+                return false;
+            }
+            memcpy(t, p->topic.data, p->topic.len);
+            free(slot->topic);
+            slot->topic = t;
+            slot->len = (uint16_t)p->topic.len;
+        }
+        return true;
+    }
+    if (!slot->topic) {
+        proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
+        return false;
+    }
+    p->topic = (mqtt_bytes_t){(const uint8_t *)slot->topic, slot->len};
+    return true;
+}
+
+/* Mosquitto answers a wildcard in a topic name as a protocol error. */
+static uint8_t publish_err_reason(mqtt_err_t err)
+{
+    if (err == MQTT_ERR_TOPIC_INVALID)
+        return MQTT_RC_PROTOCOL_ERROR;
+    return mqtt_err_reason(err);
+}
+
+void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
+{
+    broker_t *b = c->b;
+    session_t *s = c->session;
+    mqtt_packet_t pkt;
+    mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
+    if (err != MQTT_OK) {
+        proto_fail(c, publish_err_reason(err), mqtt_err_str(err));
+        return;
+    }
+    mqtt_publish_t *p = &pkt.u.publish;
+    if (p->qos > b->max_qos) {
+        proto_fail(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS not supported");
+        return;
+    }
+    if (p->retain && !b->retain_available) {
+        proto_fail(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retain not available");
+        return;
+    }
+    if (c->version == MQTT_V5 && MQTT_PROP_HAS(&p->props, MQTT_PROP_TOPIC_ALIAS)) {
+        if (!resolve_alias(c, p))
+            return;
+    } else if (p->topic.len == 0) {
+        proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "empty topic");
+        return;
+    }
+    atomic_fetch_add_explicit(&b->stats.pub_msgs_received, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->stats.pub_bytes_received, p->payload.len,
+                              memory_order_relaxed);
+
+    if (b->message_size_limit && p->payload.len > b->message_size_limit) {
+        /* Dropped but acknowledged, so the client does not resend it. */
+        if (p->qos == 1)
+            send_ack(c, MQTT_PUBACK, p->packet_id, MQTT_RC_PACKET_TOO_LARGE);
+        else if (p->qos == 2)
+            send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_PACKET_TOO_LARGE);
+        return;
+    }
+
+    if (p->qos == 2) {
+        pthread_mutex_lock(&s->lock);
+        int r = session_in_qos2_add(s, p->packet_id, b->max_inflight);
+        pthread_mutex_unlock(&s->lock);
+        if (r == -1) {
+            proto_fail(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded");
+            return;
+        }
+        if (r == 0) { /* a resend of a message already delivered */
+            send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+            return;
+        }
+        if (r < 0) {
+            proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
+            return;
+        }
+    }
+
+    msg_init_t in = {
+        .topic = p->topic,
+        .payload = p->payload,
+        .qos = p->qos,
+        .retain = p->retain,
+        .props = c->version == MQTT_V5 ? &p->props : NULL,
+        .origin = {(const uint8_t *)s->client_id, s->id_len},
+        .now_ms = msg_now_ms(),
+    };
+    msg_t *m = msg_new(&in);
+    if (!m) {
+        proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
+        return;
+    }
+    if (m->retain && retain_set(b->retain, m) != 0)
+        mlog(MLOG_WARNING, "Out of memory storing a retained message on %s.", m->topic);
+    int n = deliver_route(b, m, s);
+    msg_unref(m);
+
+    uint8_t reason = (n == 0 && c->version == MQTT_V5) ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : 0;
+    if (p->qos == 1)
+        send_ack(c, MQTT_PUBACK, p->packet_id, reason);
+    else if (p->qos == 2)
+        send_ack(c, MQTT_PUBREC, p->packet_id, reason);
+}

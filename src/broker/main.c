@@ -1,0 +1,101 @@
+/*
+ * midge: options and configuration, then the network layer started with
+ * the protocol layer's callbacks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "broker/log.h"
+#include "broker/options.h"
+#include "broker/proto.h"
+#include "broker/server.h"
+
+static int listeners_from_config(server_config_t *scfg, const config_t *cfg,
+                                 const broker_options_t *opt)
+{
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const config_listener_t *l = &cfg->listeners[i];
+        listener_spec_t spec = {
+            .host = l->bind_address,
+            .port = l->port,
+            .max_connections = l->max_connections,
+            .tcp_nodelay = cfg->set_tcp_nodelay,
+        };
+        if (l->local_only) {
+            /* Mosquitto 2.0 without a listener: loopback only, both
+             * families, ::1 optional on hosts without IPv6. */
+            spec.host = "127.0.0.1";
+            if (server_config_add_listener(scfg, &spec) != 0)
+                return -1;
+            spec.host = "::1";
+            spec.optional = true;
+        }
+        if (server_config_add_listener(scfg, &spec) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    broker_options_t opt;
+    options_result_t r = options_parse(&opt, argc, argv, stderr);
+    if (r == OPTIONS_EXIT)
+        return 0;
+    if (r == OPTIONS_ERROR)
+        return 1;
+    if (opt.verbose)
+        mlog_set_level(MLOG_DEBUG);
+
+    config_t cfg;
+    char err[512];
+    if (opt.config_file) {
+        if (config_load(&cfg, opt.config_file, err, sizeof(err), NULL, NULL) != 0) {
+            mlog(MLOG_ERROR, "Error: %s", err);
+            return 1;
+        }
+    } else if (config_load_default(&cfg, opt.port_count ? opt.ports[0] : 1883) != 0) {
+        mlog(MLOG_ERROR, "Error: cannot build the default configuration.");
+        return 1;
+    }
+
+    server_config_t scfg;
+    server_config_init(&scfg);
+    scfg.handle_signals = true;
+    scfg.threads = options_thread_count(&opt);
+    int rc = 1;
+    if (opt.config_file || opt.port_count <= 1)
+        rc = listeners_from_config(&scfg, &cfg, &opt);
+    else
+        rc = server_config_from_options(&scfg, &opt); /* several -p ports */
+    if (rc != 0) {
+        mlog(MLOG_ERROR, "Error: too many listeners.");
+        config_free(&cfg);
+        return 1;
+    }
+
+    static broker_t broker;
+    if (broker_init(&broker, &cfg) != 0) {
+        mlog(MLOG_ERROR, "Error: out of memory.");
+        config_free(&cfg);
+        return 1;
+    }
+    broker_proto_t ops;
+    proto_ops_init(&ops, &broker);
+    mlog(MLOG_NOTICE, "midge version %s starting", MIDGE_VERSION);
+    server_t *s = server_create(&scfg, &ops);
+    broker.server = s;
+    rc = 1;
+    if (s && server_start(s) == 0) {
+        server_run(s);
+        rc = 0;
+    }
+    if (s)
+        server_destroy(s);
+    mlog(MLOG_NOTICE, "midge version %s terminating", MIDGE_VERSION);
+    broker_destroy(&broker);
+    config_free(&cfg);
+    return rc;
+}
