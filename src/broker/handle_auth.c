@@ -10,8 +10,8 @@ void handle_auth(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body
 {
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
-    if (err != MQTT_OK) {
-        proto_fail(c, mqtt_err_reason(err), mqtt_err_str(err));
+    if (err != MQTT_OK && err != MQTT_ERR_AUTH_METHOD) {
+        proto_fail_decode(c, err, fh->type);
         return;
     }
     proto_fail(c, MQTT_RC_BAD_AUTHENTICATION_METHOD, "AUTH without an authentication method");

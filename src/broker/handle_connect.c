@@ -109,8 +109,6 @@ static void takeover_job(worker_t *w, void *arg)
     client_t *old = arg;
     if (old->conn && !conn_is_closing(old->conn)) {
         old->taken_over = true;
-        msg_unref(old->will); /* Mosquitto drops the old will on takeover */
-        old->will = NULL;
         mlog(MLOG_NOTICE, "Client %s already connected, closing old connection.",
              old->session ? old->session->client_id : "?");
         proto_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER);
@@ -200,14 +198,10 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
     if (err != MQTT_OK) {
-        if (err != MQTT_ERR_PROTOCOL_NAME && cn->version == MQTT_V5) {
-            c->version = MQTT_V5;
-            proto_fail(c, mqtt_err_reason(err), mqtt_err_str(err));
-        } else {
-            mlog(MLOG_NOTICE, "Client on %s sent a bad CONNECT: %s.", c->conn->peer_host,
-                 mqtt_err_str(err));
-            conn_close(c->conn, CONN_CLOSE_BY_PROTO);
-        }
+        /* Closed without an answer in every version, as Mosquitto does. */
+        mlog(MLOG_NOTICE, "Client on %s sent a bad CONNECT: %s.", c->conn->peer_host,
+             mqtt_err_str(err));
+        conn_close(c->conn, CONN_CLOSE_BY_PROTO);
         return;
     }
     c->version = cn->version;

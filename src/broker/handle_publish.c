@@ -34,7 +34,11 @@ void proto_send_ack(client_t *c, uint8_t type, uint16_t id, uint8_t reason)
 static bool resolve_alias(client_t *c, mqtt_publish_t *p)
 {
     uint16_t a = p->props.topic_alias;
-    if (a == 0 || a > c->b->max_topic_alias || !c->alias_in) {
+    if (a == 0) {
+        proto_fail(c, MQTT_RC_MALFORMED_PACKET, "topic alias 0");
+        return false;
+    }
+    if (a > c->b->max_topic_alias || !c->alias_in) {
         proto_fail(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
@@ -61,14 +65,6 @@ static bool resolve_alias(client_t *c, mqtt_publish_t *p)
     return true;
 }
 
-/* Mosquitto answers a wildcard in a topic name as a protocol error. */
-static uint8_t publish_err_reason(mqtt_err_t err)
-{
-    if (err == MQTT_ERR_TOPIC_INVALID)
-        return MQTT_RC_PROTOCOL_ERROR;
-    return mqtt_err_reason(err);
-}
-
 void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
 {
     broker_t *b = c->b;
@@ -76,7 +72,7 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
     if (err != MQTT_OK) {
-        proto_fail(c, publish_err_reason(err), mqtt_err_str(err));
+        proto_fail_decode(c, err, fh->type);
         return;
     }
     mqtt_publish_t *p = &pkt.u.publish;
@@ -86,6 +82,10 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     }
     if (p->retain && !b->retain_available) {
         proto_fail(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retain not available");
+        return;
+    }
+    if (p->props.sub_id_count) {
+        proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "subscription identifier in PUBLISH");
         return;
     }
     if (c->version == MQTT_V5 && MQTT_PROP_HAS(&p->props, MQTT_PROP_TOPIC_ALIAS)) {
@@ -140,9 +140,15 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
         return;
     }
-    if (m->retain && retain_set(b->retain, m) != 0)
-        mlog(MLOG_WARNING, "Out of memory storing a retained message on %s.", m->topic);
-    int n = deliver_route(b, m, s);
+    int n = 0;
+    if (m->topic_len >= 4 && memcmp(m->topic, "$SYS", 4) == 0) {
+        /* Only the broker writes $SYS: accepted and dropped, as Mosquitto. */
+        mlog(MLOG_DEBUG, "Dropped PUBLISH from %s to %s.", s->client_id, m->topic);
+    } else {
+        if (m->retain && retain_set(b->retain, m) != 0)
+            mlog(MLOG_WARNING, "Out of memory storing a retained message on %s.", m->topic);
+        n = deliver_route(b, m, s);
+    }
     msg_unref(m);
 
     uint8_t reason = (n == 0 && c->version == MQTT_V5) ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : 0;

@@ -34,7 +34,7 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
     if (err != MQTT_OK) {
-        proto_fail(c, mqtt_err_reason(err), mqtt_err_str(err));
+        proto_fail_decode(c, err, fh->type);
         return;
     }
     mqtt_subscribe_t *sub = &pkt.u.subscribe;

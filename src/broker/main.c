@@ -12,6 +12,10 @@
 #include "broker/proto.h"
 #include "broker/server.h"
 
+#ifndef MIDGE_VERSION
+#define MIDGE_VERSION "0.1.0"
+#endif
+
 static int listeners_from_config(server_config_t *scfg, const config_t *cfg,
                                  const broker_options_t *opt)
 {

@@ -151,6 +151,31 @@ void proto_disconnect(client_t *c, uint8_t reason)
     conn_close(c->conn, CONN_CLOSE_BY_PROTO);
 }
 
+uint8_t proto_decode_reason(mqtt_err_t err, uint8_t type)
+{
+    switch (err) {
+    case MQTT_ERR_TOPIC_INVALID:
+    case MQTT_ERR_TOPIC_EMPTY:
+    case MQTT_ERR_PROP_DUPLICATE:
+        return MQTT_RC_PROTOCOL_ERROR;
+    case MQTT_ERR_PACKET_ID_ZERO:
+        return type == MQTT_PUBLISH ? MQTT_RC_PROTOCOL_ERROR : MQTT_RC_MALFORMED_PACKET;
+    case MQTT_ERR_NO_FILTERS:
+    case MQTT_ERR_TOPIC_ALIAS_ZERO:
+    case MQTT_ERR_RETAIN_HANDLING:
+    case MQTT_ERR_PROP_NOT_ALLOWED:
+    case MQTT_ERR_PROP_VALUE:
+        return MQTT_RC_MALFORMED_PACKET;
+    default:
+        return mqtt_err_reason(err);
+    }
+}
+
+void proto_fail_decode(client_t *c, mqtt_err_t err, uint8_t type)
+{
+    proto_fail(c, proto_decode_reason(err, type), mqtt_err_str(err));
+}
+
 void proto_fail(client_t *c, uint8_t reason, const char *why)
 {
     if (!c->conn || conn_is_closing(c->conn))
@@ -235,7 +260,9 @@ static void on_packet(void *ctx, conn_t *conn, const mqtt_fixed_header_t *fh,
     }
     switch (fh->type) {
     case MQTT_CONNECT:
-        proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT");
+        /* Closed without DISCONNECT, as Mosquitto does. */
+        mlog(MLOG_NOTICE, "Client %s sent a second CONNECT.", c->session->client_id);
+        conn_close(conn, CONN_CLOSE_BY_PROTO);
         break;
     case MQTT_PUBLISH:
         handle_publish(c, fh, body);
@@ -271,7 +298,7 @@ static void on_packet(void *ctx, conn_t *conn, const mqtt_fixed_header_t *fh,
 static void on_protocol_error(void *ctx, conn_t *conn, mqtt_err_t err)
 {
     client_t *c = conn->proto;
-    if (c->connected && c->version == MQTT_V5) {
+    if (c->connected && c->version == MQTT_V5 && err == MQTT_ERR_PACKET_TOO_LARGE) {
         uint8_t d[3] = {0xE0, 0x01, mqtt_err_reason(err)};
         conn_write(conn, d, sizeof(d));
     }

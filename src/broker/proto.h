@@ -141,6 +141,12 @@ void proto_fail(client_t *c, uint8_t reason, const char *why);
  * only when not 0. */
 void proto_send_ack(client_t *c, uint8_t type, uint16_t id, uint8_t reason);
 
+/* The v5 reason for a packet the codec refused: Mosquitto 2.0's choice
+ * where it differs from the codec's (0x81 for most malformations, 0x82 for
+ * a wildcard or empty topic and a PUBLISH packet id 0). */
+uint8_t proto_decode_reason(mqtt_err_t err, uint8_t type);
+void proto_fail_decode(client_t *c, mqtt_err_t err, uint8_t type);
+
 /* Sends a v5 DISCONNECT with reason (no-op for older clients) and closes. */
 void proto_disconnect(client_t *c, uint8_t reason);
 

@@ -237,7 +237,7 @@ bool session_out_push(session_t *s, session_out_t *e)
     } else if (ok) {
         /* Only what waits beyond the window counts, as in Mosquitto: an
          * online client with room in its window is never refused. */
-        size_t room = s->inflight.count < s->window ? s->window - s->inflight.count : 0;
+        size_t room = s->conn && s->inflight.count < s->window ? s->window - s->inflight.count : 0;
         size_t waiting = s->queue.count >= room ? s->queue.count - room : 0;
         if (lim->max_queued_messages && waiting >= lim->max_queued_messages)
             ok = false;

@@ -132,13 +132,21 @@ void will_on_close(client_t *c, bool shutdown)
     session_t *s = c->session;
     if (c->connected)
         atomic_fetch_sub_explicit(&b->stats.clients_connected, 1, memory_order_relaxed);
-    msg_t *will = c->graceful || c->taken_over ? NULL : c->will;
+    msg_t *will = c->will;
     c->will = NULL;
+    if (c->graceful) {
+        msg_unref(will);
+        will = NULL;
+    }
 
     pthread_mutex_lock(&s->lock);
     if (s->conn != c) {
-        /* Taken over: the new connection owns the session; no will. */
+        /* Taken over: the new connection owns the session. The old
+         * connection ended without DISCONNECT, so its will goes out, unless
+         * delayed: the session was resumed within the delay. */
         pthread_mutex_unlock(&s->lock);
+        if (will && c->will_delay == 0 && !shutdown)
+            deliver_publish(b, will, NULL);
         msg_unref(will);
         return;
     }

@@ -243,11 +243,17 @@ TEST(queue_limits_messages_and_bytes)
     session_limits_t l = limits(2, 3, 0);
     session_table_init(&t, &l, msg_release, NULL);
     session_t *s = open_session(&t, "c");
-    /* offline: 2 fit the window, 3 more may wait */
-    for (int i = 0; i < 5; i++)
+    /* offline: the limit counts every queued message */
+    for (int i = 0; i < 3; i++)
         CHECK(push(s, (uint64_t)i, 1, 10));
     CHECK(!push(s, 9, 2, 10));
     CHECK_EQ_INT(s->dropped, 1);
+    /* online: what fits the window of 2 does not count */
+    s->conn = s;
+    CHECK(push(s, 10, 1, 10));
+    CHECK(push(s, 11, 1, 10));
+    CHECK(!push(s, 12, 1, 10));
+    CHECK_EQ_INT(s->queue.count, 5);
     session_out_clear(s);
     session_release(s);
     session_table_destroy(&t);
