@@ -187,8 +187,7 @@ static bool send_publish(client_t *c, const session_out_t *e, int64_t now)
     broker_t *b = c->b;
     atomic_fetch_add_explicit(&b->stats.msgs_sent, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->stats.pub_msgs_sent, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->stats.bytes_sent, written + m->payload_len,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->stats.bytes_sent, written + m->payload_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->stats.pub_bytes_sent, m->payload_len, memory_order_relaxed);
     conn_write_ref(c->conn, buf, written, m->payload, m->payload_len, release_msg,
                    msg_ref((msg_t *)m));

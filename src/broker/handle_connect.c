@@ -97,10 +97,9 @@ static void assign_id(const char *prefix, char *out, size_t cap)
         for (size_t i = 0; i < sizeof(r); i++)
             r[i] = (uint8_t)(t >> ((i % 8) * 8)) ^ (uint8_t)(i * 37u);
     }
-    snprintf(out, cap,
-             "%s%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", prefix,
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-             r[13], r[14], r[15]);
+    snprintf(out, cap, "%s%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+             prefix, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+             r[12], r[13], r[14], r[15]);
 }
 
 /* On the old connection's worker: tell it the session moved, and close. */
@@ -118,8 +117,7 @@ static void takeover_job(worker_t *w, void *arg)
 
 /* Binds c to its session (new, resumed, or taken over). Returns the
  * session present flag, or -1 on allocation failure. */
-static int bind_session(client_t *c, const char *id, size_t len, bool clean_start,
-                        uint32_t expiry)
+static int bind_session(client_t *c, const char *id, size_t len, bool clean_start, uint32_t expiry)
 {
     broker_t *b = c->b;
     session_table_t *t = &b->sessions;
@@ -144,8 +142,7 @@ static int bind_session(client_t *c, const char *id, size_t len, bool clean_star
             session_ref(s);
             present = true;
             if (!old_client)
-                atomic_fetch_sub_explicit(&b->stats.sessions_disconnected, 1,
-                                          memory_order_relaxed);
+                atomic_fetch_sub_explicit(&b->stats.sessions_disconnected, 1, memory_order_relaxed);
         }
     }
     if (!s)
@@ -283,12 +280,10 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     if (v5) {
         c->client_receive_max =
             MQTT_PROP_HAS(props, MQTT_PROP_RECEIVE_MAXIMUM) ? props->receive_maximum : 65535;
-        c->client_max_packet = MQTT_PROP_HAS(props, MQTT_PROP_MAXIMUM_PACKET_SIZE)
-                                   ? props->maximum_packet_size
-                                   : 0;
-        c->client_alias_max = MQTT_PROP_HAS(props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM)
-                                  ? props->topic_alias_maximum
-                                  : 0;
+        c->client_max_packet =
+            MQTT_PROP_HAS(props, MQTT_PROP_MAXIMUM_PACKET_SIZE) ? props->maximum_packet_size : 0;
+        c->client_alias_max =
+            MQTT_PROP_HAS(props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM) ? props->topic_alias_maximum : 0;
         if (MQTT_PROP_HAS(props, MQTT_PROP_REQUEST_PROBLEM_INFORMATION))
             c->request_problem_info = props->request_problem_information != 0;
         expiry = MQTT_PROP_HAS(props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)
@@ -326,9 +321,9 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     long now_connected =
         atomic_fetch_add_explicit(&b->stats.clients_connected, 1, memory_order_relaxed) + 1;
     long max = atomic_load_explicit(&b->stats.clients_maximum, memory_order_relaxed);
-    while (now_connected > max && !atomic_compare_exchange_weak_explicit(
-                                      &b->stats.clients_maximum, &max, now_connected,
-                                      memory_order_relaxed, memory_order_relaxed)) {
+    while (now_connected > max &&
+           !atomic_compare_exchange_weak_explicit(&b->stats.clients_maximum, &max, now_connected,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
     }
 
     send_connack(c, present == 1 && c->version != MQTT_V31, 0, assigned, server_keepalive);

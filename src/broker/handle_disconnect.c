@@ -15,8 +15,7 @@ void handle_disconnect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t
         return;
     }
     const mqtt_disconnect_t *d = &pkt.u.disconnect;
-    if (c->version == MQTT_V5 &&
-        MQTT_PROP_HAS(&d->props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)) {
+    if (c->version == MQTT_V5 && MQTT_PROP_HAS(&d->props, MQTT_PROP_SESSION_EXPIRY_INTERVAL)) {
         if (c->session_expiry == 0 && d->props.session_expiry_interval != 0) {
             proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "session expiry set at DISCONNECT");
             return;

@@ -96,8 +96,7 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
     atomic_fetch_add_explicit(&b->stats.pub_msgs_received, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->stats.pub_bytes_received, p->payload.len,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->stats.pub_bytes_received, p->payload.len, memory_order_relaxed);
 
     if (b->message_size_limit && p->payload.len > b->message_size_limit) {
         /* Dropped but acknowledged, so the client does not resend it. */

@@ -21,8 +21,7 @@ static void send_retained(client_t *c, mqtt_bytes_t filter, uint8_t granted, uin
     for (size_t i = 0; i < wc->retained.n; i++) {
         msg_t *m = wc->retained.v[i];
         uint8_t qos = m->qos < granted ? m->qos : granted;
-        deliver_to_session(c->b, c->session, m, qos, true, sub_id ? &sub_id : NULL,
-                           sub_id ? 1 : 0);
+        deliver_to_session(c->b, c->session, m, qos, true, sub_id ? &sub_id : NULL, sub_id ? 1 : 0);
     }
     msg_vec_clear(&wc->retained);
 }
@@ -87,10 +86,9 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         if (rc == TT_OK) {
             reasons[i] = qos;
             if (b->sessions.store)
-                b->sessions.store->ops->sub_put(b->sessions.store,
-                                                (mqtt_bytes_t){(const uint8_t *)s->client_id,
-                                                               s->id_len},
-                                                e.filter, options, sub_id);
+                b->sessions.store->ops->sub_put(
+                    b->sessions.store, (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
+                    e.filter, options, sub_id);
             mlog(MLOG_DEBUG, "%s %u %.*s", s->client_id, qos, (int)e.filter.len,
                  (const char *)e.filter.data);
         } else if (rc == TT_ERR_FILTER) {

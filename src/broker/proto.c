@@ -243,14 +243,13 @@ static int on_accept(void *ctx, conn_t *conn)
     return 0;
 }
 
-static void on_packet(void *ctx, conn_t *conn, const mqtt_fixed_header_t *fh,
-                      const uint8_t *body, size_t len)
+static void on_packet(void *ctx, conn_t *conn, const mqtt_fixed_header_t *fh, const uint8_t *body,
+                      size_t len)
 {
     broker_t *b = ctx;
     client_t *c = conn->proto;
     atomic_fetch_add_explicit(&b->stats.msgs_received, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->stats.bytes_received, fh->header_len + len,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->stats.bytes_received, fh->header_len + len, memory_order_relaxed);
     if (!c->connected) {
         if (fh->type == MQTT_CONNECT && !c->session)
             handle_connect(c, fh, body);

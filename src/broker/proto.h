@@ -46,10 +46,10 @@ typedef struct {
 
 typedef struct broker {
     /* Settings, read-only while workers run. */
-    uint16_t max_inflight;      /* our Receive Maximum and outgoing window cap */
-    uint16_t max_topic_alias;   /* aliases a client may set towards us */
-    uint16_t max_keepalive;     /* Server Keep Alive above it */
-    uint32_t max_packet_size;   /* 0: the protocol's maximum */
+    uint16_t max_inflight;       /* our Receive Maximum and outgoing window cap */
+    uint16_t max_topic_alias;    /* aliases a client may set towards us */
+    uint16_t max_keepalive;      /* Server Keep Alive above it */
+    uint32_t max_packet_size;    /* 0: the protocol's maximum */
     uint32_t message_size_limit; /* payload bytes; 0: none */
     uint8_t max_qos;
     bool retain_available;
@@ -76,16 +76,16 @@ typedef struct {
 typedef struct client {
     atomic_int refs;
     broker_t *b;
-    conn_t *conn;      /* NULL once the connection is gone */
-    worker_t *worker;  /* owning worker */
+    conn_t *conn;       /* NULL once the connection is gone */
+    worker_t *worker;   /* owning worker */
     session_t *session; /* a reference, once CONNECT was accepted */
     mqtt_version_t version;
-    bool connected;   /* CONNACK 0 sent */
-    bool graceful;    /* DISCONNECT received: no will */
-    bool taken_over;  /* another connection took the session */
+    bool connected;           /* CONNACK 0 sent */
+    bool graceful;            /* DISCONNECT received: no will */
+    bool taken_over;          /* another connection took the session */
     atomic_bool wake_pending; /* a flush request is posted to our worker */
-    uint16_t keepalive; /* effective, seconds; 0: none */
-    wtimer_t timer;     /* CONNECT deadline, then keep-alive */
+    uint16_t keepalive;       /* effective, seconds; 0: none */
+    wtimer_t timer;           /* CONNECT deadline, then keep-alive */
 
     msg_t *will;
     uint32_t will_delay; /* seconds */

@@ -77,7 +77,7 @@ struct session {
     struct session *hnext; /* table bucket chain (table lock) */
     char *client_id;       /* NUL-terminated copy */
     size_t id_len;
-    bool in_table; /* table lock */
+    bool in_table;      /* table lock */
     atomic_bool online; /* a client is bound: a hint for shared-subscription picks */
 
     pthread_mutex_t lock;
