@@ -67,9 +67,12 @@ bool deliver_to_session(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool r
     bool ok = session_out_push(s, e);
     if (ok && s->conn)
         wake_locked(s->conn);
+    bool first_drop = !ok && s->dropped == 1;
     pthread_mutex_unlock(&s->lock);
     if (!ok)
         atomic_fetch_add_explicit(&b->stats.msgs_dropped, 1, memory_order_relaxed);
+    if (first_drop)
+        mlog(MLOG_NOTICE, "Outgoing messages are being dropped for client %s.", s->client_id);
     return ok;
 }
 

@@ -41,8 +41,12 @@
  * PUBLISH, never the delivery. */
 #define MIDGE_MAX_SUB_IDS 16
 
-/* QoS 0 deliveries waiting for an online client's next flush. Beyond it a
- * client that does not read loses QoS 0 messages, never QoS 1/2. */
-#define MIDGE_MAX_QOS0_PENDING 100000
+/* Deliveries that may wait for an online client (beyond its in-flight
+ * window) when max_queued_messages is lower. Workers read publishers in
+ * large batches, so a reading subscriber sees bursts that a single-threaded
+ * broker reading one packet per client per loop never queues; this bound
+ * keeps those bursts while still cutting off a client that stopped
+ * reading. */
+#define MIDGE_MAX_ONLINE_QUEUED 100000
 
 #endif

@@ -45,7 +45,7 @@ int broker_init(broker_t *b, const config_t *cfg)
         .max_inflight = b->max_inflight,
         .max_queued_messages = cfg->max_queued_messages,
         .max_queued_bytes = cfg->max_queued_bytes,
-        .max_qos0_pending = MIDGE_MAX_QOS0_PENDING,
+        .max_online_queued = MIDGE_MAX_ONLINE_QUEUED,
     };
     if (session_table_init(&b->sessions, &lim, msg_release_hook, NULL) != 0)
         return -1;

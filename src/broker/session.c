@@ -231,15 +231,19 @@ bool session_out_push(session_t *s, session_out_t *e)
 {
     const session_limits_t *lim = &s->table->limits;
     bool ok = !s->ended;
+    /* Offline, max_queued_messages bounds the queue. Online, what fits the
+     * window does not count, and the bound is at least max_online_queued:
+     * publishers on other workers can get ahead of a reading client by a
+     * burst that Mosquitto's one loop never lets build up. */
+    uint64_t limit = lim->max_queued_messages;
+    if (s->conn && limit && limit < lim->max_online_queued)
+        limit = lim->max_online_queued;
     if (ok && e->qos == 0) {
-        ok = s->conn != NULL &&
-             (lim->max_qos0_pending == 0 || s->queue.count < lim->max_qos0_pending);
+        ok = s->conn != NULL && (limit == 0 || s->queue.count < limit);
     } else if (ok) {
-        /* Only what waits beyond the window counts, as in Mosquitto: an
-         * online client with room in its window is never refused. */
         size_t room = s->conn && s->inflight.count < s->window ? s->window - s->inflight.count : 0;
         size_t waiting = s->queue.count >= room ? s->queue.count - room : 0;
-        if (lim->max_queued_messages && waiting >= lim->max_queued_messages)
+        if (limit && waiting >= limit)
             ok = false;
         if (lim->max_queued_bytes && s->queue.bytes + e->bytes > lim->max_queued_bytes &&
             s->queue.count >= room)

@@ -65,7 +65,7 @@ typedef struct {
     uint16_t max_inflight;        /* our cap on the outgoing window */
     uint32_t max_queued_messages; /* QoS 1/2 queued beyond the window; 0 none */
     uint64_t max_queued_bytes;    /* payload bytes queued; 0 none */
-    uint32_t max_qos0_pending;    /* QoS 0 waiting for an online client's flush */
+    uint32_t max_online_queued;   /* the queue bound while online, if higher */
 } session_limits_t;
 
 typedef struct session session_t;

@@ -241,6 +241,7 @@ TEST(queue_limits_messages_and_bytes)
 {
     session_table_t t;
     session_limits_t l = limits(2, 3, 0);
+    l.max_online_queued = 4;
     session_table_init(&t, &l, msg_release, NULL);
     session_t *s = open_session(&t, "c");
     /* offline: the limit counts every queued message */
@@ -248,12 +249,13 @@ TEST(queue_limits_messages_and_bytes)
         CHECK(push(s, (uint64_t)i, 1, 10));
     CHECK(!push(s, 9, 2, 10));
     CHECK_EQ_INT(s->dropped, 1);
-    /* online: what fits the window of 2 does not count */
+    /* online: what fits the window of 2 does not count, and the online
+     * bound of 4 applies */
     s->conn = s;
-    CHECK(push(s, 10, 1, 10));
-    CHECK(push(s, 11, 1, 10));
-    CHECK(!push(s, 12, 1, 10));
-    CHECK_EQ_INT(s->queue.count, 5);
+    for (int i = 0; i < 3; i++)
+        CHECK(push(s, (uint64_t)(10 + i), 1, 10));
+    CHECK(!push(s, 19, 1, 10));
+    CHECK_EQ_INT(s->queue.count, 6);
     session_out_clear(s);
     session_release(s);
     session_table_destroy(&t);
