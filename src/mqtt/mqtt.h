@@ -419,7 +419,8 @@ typedef struct {
 
 /* SUBSCRIBE. Decoding sets `raw` to the validated list and `count`, leaves
  * `entries` NULL; walk it with mqtt_subscribe_next. Encoding writes
- * entries[0..count), or copies `raw` when `entries` is NULL. */
+ * entries[0..count), or copies `raw` verbatim when `entries` is NULL (raw
+ * must come from a packet of the same type and version). */
 typedef struct {
     uint16_t packet_id;
     mqtt_props_t props;
