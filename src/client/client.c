@@ -712,14 +712,20 @@ static unsigned window(const midge_client_t *c)
     return w;
 }
 
-static void msg_remove(midge_client_t *c, mc_msg_t *m, mc_msg_t *prev)
+static void msg_remove(midge_client_t *c, mc_msg_t *m)
 {
-    if (prev)
-        prev->next = m->next;
+    if (m->prev)
+        m->prev->next = m->next;
     else
         c->msgs = m->next;
-    if (c->msgs_tail == m)
-        c->msgs_tail = prev;
+    if (m->next)
+        m->next->prev = m->prev;
+    else
+        c->msgs_tail = m->prev;
+    if (c->q_first == m)
+        c->q_first = m->next;
+    if (m->state != MC_QUEUED)
+        c->inflight--;
     c->msg_count--;
     c->msg_bytes -= m->len;
     id_mark(c->ids_used, m->mid, false);
@@ -753,24 +759,13 @@ static void pump(midge_client_t *c)
 
 static void pump_walk(midge_client_t *c)
 {
-    unsigned inflight = 0;
-    for (mc_msg_t *m = c->msgs; m; m = m->next)
-        if (m->state != MC_QUEUED)
-            inflight++;
-    mc_msg_t *prev = NULL, *m = c->msgs;
-    while (m) {
-        if (m->state != MC_QUEUED) {
-            prev = m;
-            m = m->next;
-            continue;
-        }
-        if (m->qos > 0 && inflight >= window(c))
+    mc_msg_t *m;
+    while ((m = c->q_first) != NULL) {
+        if (m->qos > 0 && c->inflight >= window(c))
             break;
         if (c->srv_max_packet && m->len > c->srv_max_packet) {
             int mid = m->mid;
-            mc_msg_t *next = m->next;
-            msg_remove(c, m, prev);
-            m = next;
+            msg_remove(c, m);
             if (c->cb.on_publish)
                 c->cb.on_publish(c, c->ud, mid, MQTT_RC_PACKET_TOO_LARGE, NULL);
             continue;
@@ -784,9 +779,7 @@ static void pump_walk(midge_client_t *c)
         }
         if (m->qos == 0) {
             int mid = m->mid;
-            mc_msg_t *next = m->next;
-            msg_remove(c, m, prev);
-            m = next;
+            msg_remove(c, m);
             if (c->cb.on_publish)
                 c->cb.on_publish(c, c->ud, mid, 0, NULL);
             if (c->state != MC_CONNECTED)
@@ -794,9 +787,8 @@ static void pump_walk(midge_client_t *c)
             continue;
         }
         m->state = m->qos == 1 ? MC_WAIT_PUBACK : MC_WAIT_PUBREC;
-        inflight++;
-        prev = m;
-        m = m->next;
+        c->inflight++;
+        c->q_first = m->next;
     }
 }
 
@@ -853,11 +845,14 @@ midge_err_t midge_publish(midge_client_t *c, int *mid, const char *topic, const 
     m->mid = id;
     m->qos = (uint8_t)qos;
     m->state = MC_QUEUED;
+    m->prev = c->msgs_tail;
     if (c->msgs_tail)
         c->msgs_tail->next = m;
     else
         c->msgs = m;
     c->msgs_tail = m;
+    if (!c->q_first)
+        c->q_first = m;
     c->msg_count++;
     c->msg_bytes += m->len;
     if (mid)
@@ -1246,26 +1241,18 @@ static midge_err_t on_connack(midge_client_t *c, const mqtt_connack_t *k)
     if (!session)
         memset(c->rx_qos2, 0, sizeof(c->rx_qos2));
     c->pumping = true;
-    mc_msg_t *prev = NULL;
-    for (mc_msg_t *m = c->msgs; m;) {
-        if (m->state == MC_QUEUED) {
-            prev = m;
-            m = m->next;
-            continue;
-        }
+    for (mc_msg_t *m = c->msgs, *next; m && m != c->q_first; m = next) {
+        next = m->next;
         if (!session) {
             if (m->state == MC_WAIT_PUBCOMP) {
                 /* The server had the message (PUBREC) and lost the session:
                  * it was delivered; nothing is left to complete. */
                 int mid = m->mid;
-                mc_msg_t *next = m->next;
-                msg_remove(c, m, prev);
-                m = next;
+                msg_remove(c, m);
                 if (c->cb.on_publish)
                     c->cb.on_publish(c, c->ud, mid, 0, NULL);
                 continue;
             }
-            m->state = MC_QUEUED;
             m->pkt[0] &= (uint8_t)~0x08;
         } else if (m->state == MC_WAIT_PUBCOMP) {
             send_ack(c, MQTT_PUBREL, m->mid, 0);
@@ -1273,8 +1260,13 @@ static midge_err_t on_connack(midge_client_t *c, const mqtt_connack_t *k)
             m->pkt[0] |= 0x08; /* DUP */
             out_append(c, m->pkt, m->len);
         }
-        prev = m;
-        m = m->next;
+    }
+    if (!session) {
+        /* Everything goes again as new messages, in the original order. */
+        for (mc_msg_t *m = c->msgs; m && m != c->q_first; m = m->next)
+            m->state = MC_QUEUED;
+        c->q_first = c->msgs;
+        c->inflight = 0;
     }
     c->pumping = false;
     for (mc_req_t *r = c->reqs; r; r = r->next)
@@ -1372,15 +1364,13 @@ static midge_err_t on_publish_in(midge_client_t *c, mqtt_publish_t *p)
     return MIDGE_OK;
 }
 
-static mc_msg_t *msg_find(midge_client_t *c, uint16_t id, mc_msg_t **prev)
+/* An in-flight message by packet id; the walk stops at the queued part,
+ * so it costs at most the in-flight window. */
+static mc_msg_t *msg_find(midge_client_t *c, uint16_t id)
 {
-    mc_msg_t *p = NULL;
-    for (mc_msg_t *m = c->msgs; m; p = m, m = m->next) {
-        if (m->mid == id && m->state != MC_QUEUED) {
-            *prev = p;
+    for (mc_msg_t *m = c->msgs; m && m != c->q_first; m = m->next)
+        if (m->mid == id)
             return m;
-        }
-    }
     return NULL;
 }
 
@@ -1394,7 +1384,7 @@ static midge_err_t on_ack(midge_client_t *c, uint8_t type, const mqtt_ack_t *a)
         send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? 0 : MQTT_RC_PACKET_ID_NOT_FOUND);
         return MIDGE_OK;
     }
-    mc_msg_t *prev = NULL, *m = msg_find(c, a->packet_id, &prev);
+    mc_msg_t *m = msg_find(c, a->packet_id);
     if (!m)
         return MIDGE_OK; /* late or duplicate acknowledgement: harmless */
     int mid = m->mid;
@@ -1417,7 +1407,7 @@ static midge_err_t on_ack(midge_client_t *c, uint8_t type, const mqtt_ack_t *a)
                              mid);
     }
     if (done) {
-        msg_remove(c, m, prev);
+        msg_remove(c, m);
         if (deliver_props(c, &a->props) != MIDGE_OK)
             return fail_protocol(c, MIDGE_ERR_NOMEM, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
         if (c->cb.on_publish)

@@ -47,7 +47,7 @@ enum {
 
 /* A PUBLISH kept until completed; pkt is the whole encoded packet. */
 typedef struct mc_msg {
-    struct mc_msg *next;
+    struct mc_msg *next, *prev;
     uint16_t mid;
     uint8_t qos;
     uint8_t state;
@@ -148,8 +148,11 @@ struct midge_client {
     size_t out_off, out_len, out_cap;
 
     /* session state */
-    mc_msg_t *msgs, *msgs_tail;
+    /* In publish order: in-flight messages first, then queued ones from
+     * q_first on (pump sends in order, so the queued ones are a suffix). */
+    mc_msg_t *msgs, *msgs_tail, *q_first;
     size_t msg_count, msg_bytes;
+    unsigned inflight;
     mc_req_t *reqs, *reqs_tail;
     mc_sub_t *subs;
     uint8_t ids_used[65536 / 8]; /* packet ids of msgs and reqs */

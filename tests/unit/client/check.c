@@ -5,7 +5,7 @@
  *
  * keys: host, v (3/4/5), cafile, cert, key, insecure=1, tlsver, user, pass,
  * topic (a prefix unique to the test), maxpkt (incoming limit), ka (keep
- * alive seconds), n (message count), size (payload bytes). Exits 0 and prints "OK" when the
+ * alive seconds), n (message count), size (payload bytes), qos. Exits 0 and prints "OK" when the
  * scenario holds; otherwise prints "FAIL: why" and exits 1. Every wait is
  * bounded. Driven by tests/integration/test_client_*.py.
  */
@@ -28,7 +28,7 @@ static const char *opt_cafile, *opt_cert, *opt_key, *opt_tlsver, *opt_user, *opt
 static int opt_insecure;
 static const char *opt_topic = "midge-check";
 static unsigned opt_maxpkt, opt_keepalive;
-static int opt_n = 1, opt_size = 3;
+static int opt_n = 1, opt_size = 3, opt_qos;
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -51,6 +51,7 @@ typedef struct {
     midge_err_t last_err;
     char detail[256];
     int nmsg;
+    int count; /* every message, also past MAX_MSGS */
     struct {
         char topic[128];
         unsigned char *payload;
@@ -63,6 +64,7 @@ typedef struct {
     int subacks;
     uint8_t granted[8];
     int pings;
+    bool no_store;
     midge_props_t *connack_props;
 } obs_t;
 
@@ -116,7 +118,8 @@ static void cb_message(midge_client_t *c, void *ud, const midge_message_t *m)
         fprintf(stderr, "message %s q%d '%.*s'\n", m->topic, m->qos, (int)m->payload_len,
                 (const char *)m->payload);
     pthread_mutex_lock(&o->lock);
-    if (o->nmsg < MAX_MSGS) {
+    o->count++;
+    if (!o->no_store && o->nmsg < MAX_MSGS) {
         int i = o->nmsg++;
         snprintf(o->msgs[i].topic, sizeof(o->msgs[i].topic), "%s", m->topic);
         o->msgs[i].payload = malloc(m->payload_len + 1);
@@ -955,6 +958,58 @@ static int sc_burst(void)
     return 0;
 }
 
+static double secs_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Throughput: n messages of `size` bytes at QoS `qos` from one client to
+ * another; prints publish calls per second and end-to-end messages per
+ * second. */
+static int sc_bench(void)
+{
+    obs_t so, po;
+    obs_init(&so);
+    obs_init(&po);
+    so.no_store = true;
+    midge_client_t *s = make("chk-bench-sub", &so, opt_version),
+                   *p = make("chk-bench-pub", &po, opt_version);
+    midge_set_queue_limits(p, 65535, 1u << 30);
+    midge_set_max_inflight(p, 20);
+    if (!s || !p || !start(s, &so) || !start(p, &po) ||
+        !subscribe_wait(s, &so, topic("bench"), opt_qos))
+        FAIL("connect");
+    char *pl = calloc(1, (size_t)opt_size + 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < opt_n; i++) {
+        midge_err_t e;
+        int tries = 0;
+        while ((e = midge_publish(p, NULL, topic("bench"), pl, (size_t)opt_size, opt_qos, false,
+                                  NULL)) == MIDGE_ERR_QUEUE_FULL &&
+               tries++ < 100000)
+            sleep_ms(1);
+        if (e != MIDGE_OK)
+            FAIL("publish: %s", midge_strerror(e));
+    }
+    double pub_s = secs_since(&t0);
+    if (!wait_int(&so, &so.count, opt_n, 120000))
+        FAIL("received %d of %d", so.count, opt_n);
+    double all_s = secs_since(&t0);
+    printf("OK %d x %d B at QoS %d: publish calls %.0f/s, end to end %.0f msg/s\n", opt_n, opt_size,
+           opt_qos, opt_n / pub_s, opt_n / all_s);
+    free(pl);
+    stop(s, &so);
+    stop(p, &po);
+    midge_client_destroy(s);
+    midge_client_destroy(p);
+    obs_free(&so);
+    obs_free(&po);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -996,6 +1051,8 @@ int main(int argc, char **argv)
             opt_n = atoi(v);
         else if (!strcmp(k, "size"))
             opt_size = atoi(v);
+        else if (!strcmp(k, "qos"))
+            opt_qos = atoi(v);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     static const struct {
@@ -1016,6 +1073,7 @@ int main(int argc, char **argv)
         {"fake", sc_fake_session},
         {"recv", sc_recv},
         {"burst", sc_burst},
+        {"bench", sc_bench},
     };
     for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
         if (!strcmp(sc[i].name, argv[1]))
