@@ -16,6 +16,7 @@
  */
 #include "broker/topic_tree.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -80,8 +81,22 @@ struct srec {
     ritems_t shared;
 };
 
-struct topic_tree {
+/*
+ * The tree's lock is a "big reader" lock: one read-write lock per slot,
+ * each on its own cache line. A reader takes only the slot of its thread,
+ * so workers matching in parallel never write to a shared cache line; a
+ * writer takes every slot, in order. Subscriptions change far less often
+ * than messages are routed, which is the trade this makes.
+ */
+#define TT_LOCK_SLOTS 16
+
+typedef struct {
     pthread_rwlock_t lock;
+    char pad[64 - sizeof(pthread_rwlock_t) % 64];
+} lock_slot_t;
+
+struct topic_tree {
+    lock_slot_t slots[TT_LOCK_SLOTS]; /* first: the tree is 64-byte aligned */
     uint64_t seed;
     tnode_t *root;
     srec_t **recs; /* open addressing by session pointer */
@@ -94,6 +109,38 @@ struct topic_tree {
     lm_level_t *wlevels;
     size_t wlevels_cap;
 };
+
+/* ---- locking ---- */
+
+static _Atomic unsigned lock_slot_next;
+static _Thread_local unsigned lock_slot_mine = UINT_MAX;
+
+static unsigned read_lock(topic_tree_t *t)
+{
+    if (lock_slot_mine == UINT_MAX)
+        lock_slot_mine =
+            atomic_fetch_add_explicit(&lock_slot_next, 1, memory_order_relaxed) % TT_LOCK_SLOTS;
+    unsigned slot = lock_slot_mine;
+    pthread_rwlock_rdlock(&t->slots[slot].lock);
+    return slot;
+}
+
+static void read_unlock(topic_tree_t *t, unsigned slot)
+{
+    pthread_rwlock_unlock(&t->slots[slot].lock);
+}
+
+static void write_lock(topic_tree_t *t)
+{
+    for (unsigned i = 0; i < TT_LOCK_SLOTS; i++)
+        pthread_rwlock_wrlock(&t->slots[i].lock);
+}
+
+static void write_unlock(topic_tree_t *t)
+{
+    for (unsigned i = TT_LOCK_SLOTS; i-- > 0;)
+        pthread_rwlock_unlock(&t->slots[i].lock);
+}
 
 /* ---- small helpers ---- */
 
@@ -480,22 +527,23 @@ static long find_item(const srec_t *r, const tnode_t *n, const sgroup_t *g)
 
 topic_tree_t *tt_new(void)
 {
-    topic_tree_t *t = calloc(1, sizeof *t);
+    size_t size = (sizeof(topic_tree_t) + 63) / 64 * 64;
+    topic_tree_t *t = aligned_alloc(64, size);
     if (t == NULL)
         return NULL;
+    memset(t, 0, size);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    int rc = pthread_rwlock_init(&t->lock, &attr);
+    unsigned inited = 0;
+    while (inited < TT_LOCK_SLOTS && pthread_rwlock_init(&t->slots[inited].lock, &attr) == 0)
+        inited++;
     pthread_rwlockattr_destroy(&attr);
-    if (rc != 0) {
-        free(t);
-        return NULL;
-    }
     t->seed = lm_seed();
-    t->root = calloc(1, sizeof *t->root + 1);
+    t->root = inited == TT_LOCK_SLOTS ? calloc(1, sizeof *t->root + 1) : NULL;
     if (t->root == NULL) {
-        pthread_rwlock_destroy(&t->lock);
+        while (inited-- > 0)
+            pthread_rwlock_destroy(&t->slots[inited].lock);
         free(t);
         return NULL;
     }
@@ -554,15 +602,16 @@ void tt_free(topic_tree_t *t)
     }
     free(t->recs);
     free(t->wlevels);
-    pthread_rwlock_destroy(&t->lock);
+    for (unsigned i = 0; i < TT_LOCK_SLOTS; i++)
+        pthread_rwlock_destroy(&t->slots[i].lock);
     free(t);
 }
 
 void tt_set_share_preference(topic_tree_t *t, tt_prefer_fn prefer)
 {
-    pthread_rwlock_wrlock(&t->lock);
+    write_lock(t);
     t->prefer = prefer;
-    pthread_rwlock_unlock(&t->lock);
+    write_unlock(t);
 }
 
 /* ---- public: changes ---- */
@@ -647,9 +696,9 @@ int tt_subscribe(topic_tree_t *t, void *session, mqtt_bytes_t filter, uint8_t op
     *replaced = false;
     if (session == NULL)
         return TT_ERR_FILTER;
-    pthread_rwlock_wrlock(&t->lock);
+    write_lock(t);
     int rc = subscribe_locked(t, session, filter, options, sub_id, replaced);
-    pthread_rwlock_unlock(&t->lock);
+    write_unlock(t);
     return rc;
 }
 
@@ -678,16 +727,16 @@ static int unsubscribe_locked(topic_tree_t *t, void *session, mqtt_bytes_t filte
 
 int tt_unsubscribe(topic_tree_t *t, void *session, mqtt_bytes_t filter)
 {
-    pthread_rwlock_wrlock(&t->lock);
+    write_lock(t);
     int rc = unsubscribe_locked(t, session, filter);
-    pthread_rwlock_unlock(&t->lock);
+    write_unlock(t);
     return rc;
 }
 
 size_t tt_remove_session(topic_tree_t *t, void *session)
 {
     size_t removed = 0;
-    pthread_rwlock_wrlock(&t->lock);
+    write_lock(t);
     srec_t *r = rec_find(t, session);
     if (r != NULL) {
         removed = (size_t)r->plain.n + r->shared.n;
@@ -697,23 +746,23 @@ size_t tt_remove_session(topic_tree_t *t, void *session)
             remove_item(t, r, &r->plain, r->plain.n - 1);
         rec_drop(t, r);
     }
-    pthread_rwlock_unlock(&t->lock);
+    write_unlock(t);
     return removed;
 }
 
 size_t tt_subscription_count(topic_tree_t *t)
 {
-    pthread_rwlock_rdlock(&t->lock);
+    unsigned slot = read_lock(t);
     size_t n = t->subs;
-    pthread_rwlock_unlock(&t->lock);
+    read_unlock(t, slot);
     return n;
 }
 
 size_t tt_node_count(topic_tree_t *t)
 {
-    pthread_rwlock_rdlock(&t->lock);
+    unsigned slot = read_lock(t);
     size_t n = t->nodes;
-    pthread_rwlock_unlock(&t->lock);
+    read_unlock(t, slot);
     return n;
 }
 
@@ -920,10 +969,10 @@ int tt_match(topic_tree_t *t, mqtt_bytes_t topic, const void *publisher, tt_matc
     out->n = 0;
     out->ids_n = 0;
     mctx_t c = {.out = out, .publisher = publisher, .npending = 0};
-    pthread_rwlock_rdlock(&t->lock);
+    unsigned slot = read_lock(t);
     c.prefer = t->prefer;
     if (match_locked(t, topic, &c) != 0) {
-        pthread_rwlock_unlock(&t->lock);
+        read_unlock(t, slot);
         out->n = 0;
         out->ids_n = 0;
         return TT_ERR_NOMEM;
@@ -936,6 +985,6 @@ int tt_match(topic_tree_t *t, mqtt_bytes_t topic, const void *publisher, tt_matc
     if (visit != NULL)
         for (size_t i = 0; i < out->n; i++)
             visit(arg, &out->v[i]);
-    pthread_rwlock_unlock(&t->lock);
+    read_unlock(t, slot);
     return (int)out->n;
 }

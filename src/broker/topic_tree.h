@@ -4,9 +4,11 @@
  *
  * Contract:
  *  - One tree is shared by every worker thread. Each call takes the
- *    tree's own read-write lock: tt_match() the read lock, everything that
- *    changes subscriptions the write lock (writer-preferring, so a stream
- *    of PUBLISHes cannot starve SUBSCRIBE). No lock is held on return.
+ *    tree's own lock: tt_match() reads, everything that changes
+ *    subscriptions writes (writer-preferring, so a stream of PUBLISHes
+ *    cannot starve SUBSCRIBE). The lock is split in per-thread-slot
+ *    read-write locks, so matching threads share no written cache line;
+ *    a writer takes all slots. No lock is held on return.
  *  - A session is an opaque, non-NULL pointer the tree never dereferences.
  *    It is the identity of a subscriber: one subscription per (session,
  *    filter). The caller keeps the session alive while it has
