@@ -295,7 +295,11 @@ mqtt_err_t mqtt__props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_p
         switch (prop_info[id].type) {
         case PT_STR:
         case PT_BIN:
-            if (id == MQTT_PROP_RESPONSE_TOPIC && !mqtt_topic_name_valid(v.str))
+            /* A Response Topic is a topic name: non-empty, no wildcards
+             * (its UTF-8 was checked by read_value). */
+            if (id == MQTT_PROP_RESPONSE_TOPIC &&
+                (v.str.len == 0 || memchr(v.str.data, '+', v.str.len) ||
+                 memchr(v.str.data, '#', v.str.len)))
                 return MQTT_ERR_PROP_VALUE;
             *string_field(p, id) = v.str;
             break;

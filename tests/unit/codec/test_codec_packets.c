@@ -498,6 +498,7 @@ static const bad_t bad[] = {
     {"request response info 2", 5, "101000044d5154540502003c021902000163", MQTT_ERR_PROP_VALUE},
     {"subscription id 0", 5, "82090001020b0000016100", MQTT_ERR_PROP_VALUE},
     {"response topic wildcard", 5, "300a00017406080003722f2b", MQTT_ERR_PROP_VALUE},
+    {"response topic empty", 5, "300700017403080000", MQTT_ERR_PROP_VALUE},
     {"topic alias 0", 5, "300700017403230000", MQTT_ERR_TOPIC_ALIAS_ZERO},
     {"auth data without method", 5, "101200044d5154540502003c0416000164000163",
      MQTT_ERR_AUTH_METHOD},
