@@ -109,7 +109,10 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
 
     if (p->qos == 2) {
         pthread_mutex_lock(&s->lock);
-        int r = session_in_qos2_add(s, p->packet_id, b->max_inflight);
+        /* Receive Maximum exists only in v5. A 3.1/3.1.1 client is bounded
+         * by its 65,535 packet ids, as in Mosquitto, never disconnected. */
+        size_t max = c->version == MQTT_V5 ? b->max_inflight : 0;
+        int r = session_in_qos2_add(s, p->packet_id, max);
         pthread_mutex_unlock(&s->lock);
         if (r == -1) {
             proto_fail(c, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded");
