@@ -244,7 +244,7 @@ void msg_store_view(const msg_t *m, int64_t now_ms, int64_t wall_ms, store_msg_t
 msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms)
 {
     mqtt_bytes_t none = {NULL, 0};
-    if (sm->topic.len > 0 && memchr(sm->topic.data, 0, sm->topic.len) != NULL)
+    if (!mqtt_topic_name_valid(sm->topic))
         return NULL;
     msg_t *m = msg_alloc(sm->topic, none, sm->payload, sm->props.len, sm->qos, sm->retain);
     if (m == NULL)

@@ -121,8 +121,8 @@ void msg_store_view(const msg_t *m, int64_t now_ms, int64_t wall_ms, store_msg_t
 
 /* A message rebuilt from a stored record (store_load), with one reference
  * and store_id = sm->id; the origin client id is not stored, so it is "".
- * NULL if out of memory or the record is malformed (the property block is
- * checked, since it comes from disk). */
+ * NULL if out of memory or the record is malformed (topic name and
+ * property block are checked, since they come from disk). */
 msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms);
 
 /* A growable array of message references (retained lookups). */

@@ -329,7 +329,9 @@ TEST(message_store_round_trip)
             c.props.len = 6;
         CHECK(msg_from_store(&c, 0, 0) == NULL);
     }
-    store_msg_t c = {.topic = B("t"), .payload = B("x"), .props = {bad[0], 0}};
+    store_msg_t c = {.topic = B("t/+"), .payload = B("x"), .props = {bad[0], 0}};
+    CHECK(msg_from_store(&c, 0, 0) == NULL); /* not a topic name */
+    c.topic = B("t");
     msg_t *plain = msg_from_store(&c, 0, 0);
     CHECK(plain != NULL && !msg_has_expiry(plain) && plain->props_len == 0);
     msg_unref(plain);
