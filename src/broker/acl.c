@@ -366,9 +366,16 @@ int acl_load(const char *path, acl_t **out, char *err, size_t errlen)
     if (f == NULL) {
         return acl__fail(err, errlen, path, 0, "cannot open: %s", strerror(errno));
     }
+    int rc = acl_load_stream(f, path, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int acl_load_stream(FILE *f, const char *path, acl_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
     acl_t *acl = calloc(1, sizeof(*acl));
     if (acl == NULL) {
-        fclose(f);
         return acl__fail(err, errlen, path, 0, "out of memory");
     }
     atomic_init(&acl->refs, 1);
@@ -394,7 +401,6 @@ int acl_load(const char *path, acl_t **out, char *err, size_t errlen)
         rc = acl__fail(err, errlen, path, line, "read error");
     }
     free(buf);
-    fclose(f);
     if (rc != 0) {
         acl__free(acl);
         return -1;

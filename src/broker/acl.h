@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct acl acl_t;
 
@@ -49,6 +50,9 @@ enum {
 
 /* Loads an ACL file (reference count 1). 0, or -1 with the reason in err. */
 int acl_load(const char *path, acl_t **out, char *err, size_t errlen);
+
+/* The same from an open stream; `path` only names it in messages. */
+int acl_load_stream(FILE *f, const char *path, acl_t **out, char *err, size_t errlen);
 
 acl_t *acl_ref(acl_t *acl);
 void acl_unref(acl_t *acl);

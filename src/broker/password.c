@@ -142,9 +142,9 @@ static int password__parse_hash(const char *s, password__entry_t *e, const char 
         char *end = NULL;
         errno = 0;
         long it = strtol(p, &end, 10);
-        if (end == p || *end != '$' || errno != 0 || it < 1 || it > INT_MAX || *p == '-' ||
-            *p == '+') {
-            *reason = "invalid PBKDF2 iteration count";
+        if (end == p || *end != '$' || errno != 0 || it < 1 || it > PASSWORD_MAX_ITERATIONS ||
+            *p == '-' || *p == '+') {
+            *reason = "invalid PBKDF2 iteration count (1 to 10000000)";
             return -1;
         }
         e->iterations = (int)it;
@@ -347,9 +347,17 @@ int password_db_load(const char *path, password_db_t **out, char *err, size_t er
     if (f == NULL) {
         return password__fail(err, errlen, path, 0, "cannot open: %s", strerror(errno));
     }
+    int rc = password_db_load_stream(f, path, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int password_db_load_stream(FILE *f, const char *path, password_db_t **out, char *err,
+                            size_t errlen)
+{
+    *out = NULL;
     password_db_t *db = calloc(1, sizeof(*db));
     if (db == NULL) {
-        fclose(f);
         return password__fail(err, errlen, path, 0, "out of memory");
     }
     atomic_init(&db->refs, 1);
@@ -397,7 +405,6 @@ int password_db_load(const char *path, password_db_t **out, char *err, size_t er
         OPENSSL_cleanse(buf, bufcap);
     }
     free(buf);
-    fclose(f);
     if (rc != 0) {
         password__db_free(db);
         return -1;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct password_db password_db_t;
 
@@ -26,6 +27,9 @@ typedef enum { PASSWORD_HASH_SHA512 = 6, PASSWORD_HASH_SHA512_PBKDF2 = 7 } passw
 #define PASSWORD_DEFAULT_ITERATIONS 101
 #define PASSWORD_SALT_LEN           12
 #define PASSWORD_DIGEST_LEN         64
+/* More iterations than this are refused: each login would hold a worker
+ * thread for seconds. */
+#define PASSWORD_MAX_ITERATIONS 10000000
 /* Longest encoded hash: "$7$" + 10 digits + "$" + base64 of up to 64 salt
  * bytes + "$" + base64 of 64 bytes, and a NUL. */
 #define PASSWORD_ENCODED_MAX 200
@@ -39,6 +43,10 @@ typedef enum { PASSWORD_HASH_SHA512 = 6, PASSWORD_HASH_SHA512_PBKDF2 = 7 } passw
  * as in Mosquitto.
  */
 int password_db_load(const char *path, password_db_t **out, char *err, size_t errlen);
+
+/* The same from an open stream; `path` only names it in messages. */
+int password_db_load_stream(FILE *f, const char *path, password_db_t **out, char *err,
+                            size_t errlen);
 
 /* Takes / drops a reference; thread-safe. The last unref frees the db. */
 password_db_t *password_db_ref(password_db_t *db);

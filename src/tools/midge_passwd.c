@@ -392,8 +392,12 @@ int main(int argc, char **argv)
             char *end = NULL;
             errno = 0;
             long n = strtol(argv[++i], &end, 10);
-            if (errno != 0 || end == argv[i] || *end != '\0' || n < 1 || n > INT_MAX) {
+            if (errno != 0 || end == argv[i] || *end != '\0' || n < 1) {
                 fprintf(stderr, "Error: Number of iterations must be > 0.\n");
+                return 1;
+            }
+            if (n > PASSWORD_MAX_ITERATIONS) {
+                fprintf(stderr, "Error: At most %d iterations.\n", PASSWORD_MAX_ITERATIONS);
                 return 1;
             }
             iterations = (int)n;

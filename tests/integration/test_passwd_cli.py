@@ -87,6 +87,7 @@ def test_errors(workdir):
         (["-c", "-b", path, "a", ""], "Empty password"),
         (["-H", "md5", "-c", "-b", path, "a", "x"], "Unknown hash type"),
         (["-I", "0", "-c", "-b", path, "a", "x"], "iterations must be > 0"),
+        (["-I", "10000001", "-c", "-b", path, "a", "x"], "At most 10000000"),
         (["-U", "-c", path], "cannot be used with"),
         ([], "Usage:"),
         (["-c", path], "Usage:"),

@@ -204,6 +204,7 @@ TEST(errors_name_file_and_line)
         {"# c\nnocolon\n", 2, "expected username:hash"},
         {"\n\n:$6$x$y\n", 3, "empty username"},
         {"a:$7$0$" SALT "$x\n", 1, "iteration count"},
+        {"a:$7$10000001$" SALT "$x\n", 1, "iteration count"},
         {"a:$6$" SALT "\n", 1, "no digest"},
         {"a:$6$@@@@$abcd\n", 1, "salt is not valid base64"},
         {"a:$6$" SALT "$abcd\n", 1, "digest is not 64 bytes"},
