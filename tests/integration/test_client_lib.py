@@ -16,9 +16,7 @@ import time
 
 import pytest
 
-from conftest import free_port, midge_binary, start_mosquitto
-
-PEERS = ["mosquitto"]
+from conftest import free_port, midge_binary, start_midge, start_mosquitto
 
 
 def check(scenario, port, timeout=90, **kw):
@@ -38,27 +36,20 @@ def assert_ok(scenario, port, **kw):
     assert rc == 0 and "OK" in out, "%s: rc %s\n%s\n%s" % (scenario, rc, out, err[-3000:])
 
 
-@pytest.fixture(params=PEERS)
-def broker(request, workdir):
-    b = start_mosquitto(workdir)
-    yield b
-    b.stop()
-
-
 @pytest.mark.parametrize("version", [3, 4, 5])
 @pytest.mark.parametrize("scenario", ["pubsub", "persistent", "will", "retained"])
-def test_scenario(broker, scenario, version):
-    assert_ok(scenario, broker.port, v=version, topic="t-%s-%d" % (scenario, version))
+def test_scenario(any_broker, scenario, version):
+    assert_ok(scenario, any_broker.port, v=version, topic="t-%s-%d" % (scenario, version))
 
 
 @pytest.mark.parametrize("version", [4, 5])
 @pytest.mark.parametrize("scenario", ["threads", "callerloop", "keepalive"])
-def test_runtime(broker, scenario, version):
-    assert_ok(scenario, broker.port, v=version, topic="rt-%s-%d" % (scenario, version))
+def test_runtime(any_broker, scenario, version):
+    assert_ok(scenario, any_broker.port, v=version, topic="rt-%s-%d" % (scenario, version))
 
 
-def test_v5_properties_round_trip(broker):
-    assert_ok("props", broker.port, v=5, topic="props")
+def test_v5_properties_round_trip(any_broker):
+    assert_ok("props", any_broker.port, v=5, topic="props")
 
 
 def read_line(proc, want, timeout=20.0):
@@ -76,8 +67,10 @@ def read_line(proc, want, timeout=20.0):
 
 
 @pytest.mark.parametrize("version", [4, 5])
-def test_reconnect_after_broker_restart(workdir, version):
-    b = start_mosquitto(workdir)
+@pytest.mark.parametrize("broker_kind", ["midge", "mosquitto"])
+def test_reconnect_after_broker_restart(workdir, broker_kind, version):
+    start = start_midge if broker_kind == "midge" else start_mosquitto
+    b = start(workdir)
     port = b.port
     proc = subprocess.Popen([midge_binary("midge_client_check"), "reconnect", str(port),
                              "v=%d" % version, "topic=rc"], stdout=subprocess.PIPE)
@@ -86,7 +79,7 @@ def test_reconnect_after_broker_restart(workdir, version):
         b.stop()
         read_line(proc, "OFFLINE")
         time.sleep(0.3)  # the client queues offline meanwhile
-        b = start_mosquitto(workdir, port=port)
+        b = start(workdir, port=port)
         out = proc.communicate(timeout=60)[0].decode()
         assert proc.returncode == 0 and "OK" in out, out
     finally:
@@ -168,24 +161,37 @@ def pki():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def tls_mosquitto(workdir, pki, cert="server", require_client=False):
+def tls_broker(kind, workdir, pki, cert="server", require_client=False):
+    """midge or Mosquitto with one TLS listener (the same configuration
+    lines for both)."""
     os.chmod(workdir, 0o755)
     port = free_port()
-    conf = os.path.join(workdir, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\n"
-                "keyfile %s\n" % (port, os.path.join(pki, "ca.crt"),
-                                  os.path.join(pki, cert + ".crt"),
-                                  os.path.join(pki, cert + ".key")))
-        if require_client:
-            f.write("require_certificate true\n")
+    conf = ("listener %d 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\n"
+            "keyfile %s\n" % (port, os.path.join(pki, "ca.crt"),
+                               os.path.join(pki, cert + ".crt"),
+                               os.path.join(pki, cert + ".key")))
+    if require_client:
+        conf += "require_certificate true\n"
+    if kind == "midge":
+        return start_midge(workdir, config=conf.replace("{", "{{").replace("}", "}}"),
+                           port=port)
+    path = os.path.join(workdir, "mosquitto.conf")
+    with open(path, "w") as f:
+        f.write(conf)
     from conftest import Broker
-    return Broker(["/usr/sbin/mosquitto", "-c", conf], port, "mosquitto", workdir,
+    return Broker(["/usr/sbin/mosquitto", "-c", path], port, "mosquitto", workdir,
                   check_exit=False).start()
 
 
-def test_tls_server_only(workdir, pki):
-    b = tls_mosquitto(workdir, pki)
+def stop_broker(b):
+    rc = b.stop()
+    if b.name == "midge":
+        b.check_clean(rc)
+
+
+@pytest.mark.parametrize("broker_kind", ["midge", "mosquitto"])
+def test_tls_server_only(workdir, pki, broker_kind):
+    b = tls_broker(broker_kind, workdir, pki)
     try:
         ca = os.path.join(pki, "ca.crt")
         assert_ok("selfpub", b.port, cafile=ca)
@@ -195,22 +201,24 @@ def test_tls_server_only(workdir, pki):
         rc, out, _ = check("fail", b.port, cafile=os.path.join(pki, "otherca.crt"))
         assert "ERROR TLS error" in out and "certificate verify failed" in out, out
     finally:
-        b.stop()
+        stop_broker(b)
 
 
-def test_tls_hostname_verification_and_insecure(workdir, pki):
-    b = tls_mosquitto(workdir, pki, cert="wrongname")
+@pytest.mark.parametrize("broker_kind", ["midge", "mosquitto"])
+def test_tls_hostname_verification_and_insecure(workdir, pki, broker_kind):
+    b = tls_broker(broker_kind, workdir, pki, cert="wrongname")
     try:
         ca = os.path.join(pki, "ca.crt")
         rc, out, _ = check("fail", b.port, cafile=ca)
         assert "ERROR TLS error" in out and "mismatch" in out, out
         assert_ok("selfpub", b.port, cafile=ca, insecure=1)
     finally:
-        b.stop()
+        stop_broker(b)
 
 
-def test_tls_mutual(workdir, pki):
-    b = tls_mosquitto(workdir, pki, require_client=True)
+@pytest.mark.parametrize("broker_kind", ["midge", "mosquitto"])
+def test_tls_mutual(workdir, pki, broker_kind):
+    b = tls_broker(broker_kind, workdir, pki, require_client=True)
     try:
         ca = os.path.join(pki, "ca.crt")
         assert_ok("selfpub", b.port, cafile=ca, cert=os.path.join(pki, "client.crt"),
@@ -218,7 +226,7 @@ def test_tls_mutual(workdir, pki):
         rc, out, _ = check("fail", b.port, cafile=ca)
         assert "ERROR" in out and "OK" not in out, out
     finally:
-        b.stop()
+        stop_broker(b)
 
 
 # ---- fake brokers ----
