@@ -500,13 +500,18 @@ static void feed(conn_t *c, const uint8_t *data, size_t n)
     }
 }
 
-/* Bytes still missing from a pending packet whose header is known, or 0. */
+/* Bytes still missing from a pending packet whose header is known, or 0.
+ * The header is framed (checked against max_packet_size) here too: when its
+ * last byte ended the previous read, nothing has checked it yet, and the
+ * direct read below would otherwise buffer whatever length it claims. */
 static size_t pending_need(conn_t *c, mqtt_fixed_header_t *fh)
 {
-    if (!c->in_len || mqtt_fixed_header_decode(c->in, c->in_len, fh) != MQTT_OK)
+    if (!c->in_len)
         return 0;
-    uint64_t total = (uint64_t)fh->header_len + fh->remaining;
-    return total > c->in_len ? (size_t)(total - c->in_len) : 0;
+    long long total = frame(c, c->in, c->in_len, fh);
+    if (total <= 0)
+        return 0; /* incomplete header, or a framing error: closing */
+    return (size_t)total > c->in_len ? (size_t)total - c->in_len : 0;
 }
 
 void conn_on_readable(conn_t *c)
@@ -521,6 +526,8 @@ void conn_on_readable(conn_t *c)
          round++) {
         mqtt_fixed_header_t fh;
         size_t need = pending_need(c, &fh);
+        if (c->flags & CONN_F_CLOSING)
+            return;
         uint8_t *dst = w->scratch;
         size_t cap = NET_READ_CHUNK;
         bool direct = need >= NET_READ_CHUNK / 4;
