@@ -87,6 +87,7 @@ def test_broker_assigns_alias_midge(midge):
         p.publish("v5/assigned", b"2", qos=1)
         a, b = s.recv_publish(), s.recv_publish()
         alias = a.props.get(R.TOPIC_ALIAS)
+        assert alias is not None, "no Topic Alias assigned"
         assert a.topic == "v5/assigned" and 1 <= alias <= 5
         assert b.topic == "" and b.props.get(R.TOPIC_ALIAS) == alias
         assert b.payload == b"2"
