@@ -183,3 +183,34 @@ def test_password_without_username_v311_closed(any_broker):
         c.send(R.connect("pw", password="secret"))
         got = c.wait_closed(3)
         assert [p.type for p in got] in ([], [R.CONNACK])
+
+
+def test_v5_keepalive_zero_gets_server_keep_alive(any_broker):
+    """Like Mosquitto, a v5 client asking for no keep-alive is told the
+    broker's maximum (65535 by default) in Server Keep Alive."""
+    with R.connected(any_broker.port, "ka0", version=5, keepalive=0) as c:
+        assert c.connack.props.get(R.SERVER_KEEP_ALIVE) == 65535
+
+
+def test_connect_sent_byte_by_byte(any_broker):
+    data = R.connect("slowpoke", keepalive=30)
+    with R.Client(any_broker.port) as c:
+        for i in range(len(data)):
+            c.send(data[i:i + 1])
+            time.sleep(0.005)
+        assert c.expect(R.CONNACK).reason == 0
+        c.ping()
+
+
+def test_packets_coalesced_in_one_write(any_broker):
+    with R.Client(any_broker.port) as c:
+        c.send(R.connect("burst") + R.subscribe(1, [("burst/t", 1)]) +
+               R.publish("burst/t", b"self", qos=1, mid=2) + R.pingreq())
+        assert c.expect(R.CONNACK).reason == 0
+        assert c.expect(R.SUBACK).codes == [1]
+        got = {}
+        for _ in range(3):
+            p = c.recv()
+            got[p.type] = p
+        assert set(got) == {R.PUBACK, R.PUBLISH, R.PINGRESP}
+        assert got[R.PUBLISH].payload == b"self"

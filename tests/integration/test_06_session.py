@@ -190,3 +190,17 @@ def test_offline_queue_bounded_by_bytes(configured_broker):
         assert s2.connect("bytes", clean=False).session_present
         got = [m.payload[:3] for m in drain_publishes(s2)]
     assert got == [b"%03d" % i for i in range(10)]
+
+
+def test_v311_takeover_keeps_persistent_session(any_broker):
+    old = R.connected(any_broker.port, "handover", clean=False)
+    old.subscribe([("ho/t", 1)])
+    new = R.Client(any_broker.port)
+    try:
+        assert new.connect("handover", clean=False).session_present
+        assert old.wait_closed(3) == []
+        offline_publish(any_broker, "ho/t", [b"to-new"])
+        assert new.recv_publish().payload == b"to-new"
+    finally:
+        old.close()
+        new.close()

@@ -255,3 +255,15 @@ def test_assigned_client_id_usable_for_session(any_broker):
     with R.Client(any_broker.port, version=5) as c2:
         assert c2.connect(cid, clean=False,
                           properties=[(R.SESSION_EXPIRY, 60)]).session_present
+
+
+def test_declared_length_over_maximum_refused_early(configured_broker):
+    """A PUBLISH whose header announces more than the broker's maximum
+    packet size is refused before its body arrives."""
+    b = configured_broker("max_packet_size 1000")
+    with R.connected(b.port, "early", version=5) as c:
+        c.send(b"\x30\x80\x80\x40")  # 1 MiB announced, nothing sent
+        assert [(p.type, p.reason) for p in c.wait_closed(3)] == [(R.DISCONNECT, 0x95)]
+    with R.connected(b.port, "early4", version=4) as c:
+        c.send(b"\x30\x80\x80\x40")
+        assert c.wait_closed(3) == []
