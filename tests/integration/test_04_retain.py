@@ -1,5 +1,7 @@
 """Retained messages: set, replace, clear with an empty payload, sent on
 subscribe with the retain flag."""
+import time
+
 import pytest
 
 import mqttraw as R
@@ -126,3 +128,32 @@ def test_retained_survives_publisher_and_many_subscribers(any_broker):
             assert s.get().payload == b"x"
         finally:
             s.disconnect()
+
+
+def test_v5_retained_carries_subscription_identifier(any_broker):
+    publish_retained(any_broker, "r/sid", b"kept", version=5)
+    with R.connected(any_broker.port, "late", version=5) as s:
+        s.subscribe([("r/+", 1)], properties=[(R.SUBSCRIPTION_ID, 9)])
+        m = s.recv_publish()
+        assert m.retain and m.props.all(R.SUBSCRIPTION_ID) == [9]
+
+
+def test_v5_retained_remaining_expiry(any_broker):
+    with R.connected(any_broker.port, "p", version=5) as p:
+        p.publish("r/exp", b"x", qos=1, retain=True, properties=[(R.MESSAGE_EXPIRY, 30)])
+    time.sleep(1.1)
+    with R.connected(any_broker.port, "late", version=5) as s:
+        s.subscribe([("r/exp", 1)])
+        m = s.recv_publish()
+        assert 27 <= m.props.get(R.MESSAGE_EXPIRY) <= 29
+
+
+def test_v5_retained_too_big_for_client_not_sent(any_broker):
+    publish_retained(any_broker, "r/big", b"x" * 500, version=5)
+    publish_retained(any_broker, "r/small", b"s", version=5)
+    with R.Client(any_broker.port, version=5) as s:
+        assert s.connect("tiny", properties=[(R.MAXIMUM_PACKET_SIZE, 100)]).reason == 0
+        s.subscribe([("r/+", 1)])
+        m = s.recv_publish()
+        assert m.topic == "r/small"
+        s.nothing(0.3)

@@ -204,3 +204,65 @@ def test_v311_takeover_keeps_persistent_session(any_broker):
     finally:
         old.close()
         new.close()
+
+
+def test_resume_redelivers_inflight_then_queued_in_order(any_broker):
+    """30 QoS 1 messages reach a subscriber that acks none: the in-flight
+    ones come back with DUP on resume, then the rest, all in order."""
+    s = R.connected(any_broker.port, "window", clean=False)
+    s.subscribe([("win/t", 1)])
+    offline_publish(any_broker, "win/t", [b"%d" % i for i in range(30)])
+    first = []
+    for _ in range(30):
+        try:
+            first.append(s.recv(0.5))
+        except R.Timeout:
+            break
+    assert 1 <= len(first) <= 30
+    s.close()
+    with R.Client(any_broker.port) as s2:
+        assert s2.connect("window", clean=False).session_present
+        got = drain_publishes(s2)
+    assert [m.payload for m in got] == [b"%d" % i for i in range(30)]
+    sent_before = {f.payload: f.mid for f in first}
+    for m in got:
+        if m.payload in sent_before:
+            assert m.dup and m.mid == sent_before[m.payload], m
+        else:
+            assert not m.dup, m
+
+
+def test_live_messages_follow_queued_ones(any_broker):
+    s = R.connected(any_broker.port, "catchup", clean=False)
+    s.subscribe([("cu/t", 1)])
+    s.disconnect()
+    offline_publish(any_broker, "cu/t", [b"old-%d" % i for i in range(5)])
+    with R.Client(any_broker.port) as s2:
+        assert s2.connect("catchup", clean=False).session_present
+        offline_publish(any_broker, "cu/t", [b"new-%d" % i for i in range(5)])
+        got = [m.payload for m in drain_publishes(s2)]
+    assert got == [b"old-%d" % i for i in range(5)] + [b"new-%d" % i for i in range(5)]
+
+
+def test_v5_session_expiry_max_never_expires(any_broker):
+    s = R.connected(any_broker.port, "forever", version=5,
+                    properties=[(R.SESSION_EXPIRY, 0xFFFFFFFF)])
+    s.subscribe([("fe/t", 1)])
+    s.disconnect()
+    time.sleep(1.2)
+    with R.Client(any_broker.port, version=5) as s2:
+        assert s2.connect("forever", clean=False).session_present
+
+
+def test_clean_takeover_of_persistent_session(any_broker):
+    old = R.connected(any_broker.port, "wiped", clean=False)
+    old.subscribe([("wp/t", 1)])
+    new = R.Client(any_broker.port)
+    try:
+        assert not new.connect("wiped", clean=True).session_present
+        assert old.wait_closed(3) == []
+        offline_publish(any_broker, "wp/t", [b"nobody"])
+        new.nothing(0.4)
+    finally:
+        old.close()
+        new.close()
