@@ -131,7 +131,7 @@ def test_keepalive_enforced_at_one_and_a_half_midge(midge, version):
         got = c.wait_closed(4)
         elapsed = time.monotonic() - t0
     assert elapsed >= 1.4, "closed after %.2fs, before 1.5 x keep-alive" % elapsed
-    assert elapsed <= 3.0, "closed only after %.2fs" % elapsed
+    assert elapsed <= 3.5, "closed only after %.2fs" % elapsed
     if version == 5:
         assert [(p.type, p.reason) for p in got] in ([], [(R.DISCONNECT, 0x8D)])
     else:
@@ -214,3 +214,49 @@ def test_packets_coalesced_in_one_write(any_broker):
             got[p.type] = p
         assert set(got) == {R.PUBACK, R.PUBLISH, R.PINGRESP}
         assert got[R.PUBLISH].payload == b"self"
+
+
+def test_takeover_storm_same_client_id(any_broker):
+    """Many connections racing for one client id (in midge, across worker
+    threads): the broker survives and the last one to connect is served."""
+    import threading
+
+    errors = []
+
+    def racer(n):
+        try:
+            for i in range(10):
+                c = R.Client(any_broker.port, version=4 + (n + i) % 2, timeout=5)
+                c.send(R.connect("contested", version=c.version, clean=(i % 2 == 0)))
+                try:
+                    c.recv(2)
+                except (R.Closed, R.Timeout):
+                    pass
+                c.close()
+        except Exception as e:  # noqa: B902 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    with R.connected(any_broker.port, "contested") as c:
+        c.ping()
+
+
+def test_many_simultaneous_connections(any_broker):
+    clients = []
+    try:
+        for i in range(200):
+            c = R.Client(any_broker.port)
+            c.send(R.connect("crowd-%d" % i, version=4 + i % 2))
+            clients.append(c)
+        for c in clients:
+            assert c.expect(R.CONNACK).reason == 0
+        for c in clients[::17]:
+            c.ping()
+    finally:
+        for c in clients:
+            c.close()
