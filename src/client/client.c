@@ -660,6 +660,9 @@ static midge_err_t send_connect(midge_client_t *c)
         logf_(c, "sending CONNECT");
         /* The topic alias maximum we announce decides the table size. */
         free_aliases(c);
+        c->rx_max = c->version == 5 && MQTT_PROP_HAS(&k->props, MQTT_PROP_RECEIVE_MAXIMUM)
+                        ? k->props.receive_maximum
+                        : 0;
         c->alias_max = c->version == 5 && MQTT_PROP_HAS(&k->props, MQTT_PROP_TOPIC_ALIAS_MAXIMUM)
                            ? k->props.topic_alias_maximum
                            : 0;
@@ -1238,8 +1241,10 @@ static midge_err_t on_connack(midge_client_t *c, const mqtt_connack_t *k)
     /* MQTT 3.1 has no session present flag: assume the session survived
      * when asked to; resending with DUP is harmless if it did not. */
     bool session = c->version == 3 ? !c->clean : k->session_present;
-    if (!session)
+    if (!session) {
         memset(c->rx_qos2, 0, sizeof(c->rx_qos2));
+        c->rx_pending = 0;
+    }
     c->pumping = true;
     for (mc_msg_t *m = c->msgs, *next; m && m != c->q_first; m = next) {
         next = m->next;
@@ -1323,10 +1328,17 @@ static midge_err_t on_publish_in(midge_client_t *c, mqtt_publish_t *p)
     }
     bool deliver = true;
     if (p->qos == 2) {
-        if (id_used(c->rx_qos2, p->packet_id))
+        if (id_used(c->rx_qos2, p->packet_id)) {
             deliver = false; /* a resend of one we already delivered */
-        else
+        } else {
+            if (c->rx_max && c->rx_pending >= c->rx_max)
+                return fail_protocol(c, MIDGE_ERR_PROTOCOL, MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED,
+                                     "the server sent more than %u unacknowledged QoS 2 "
+                                     "messages (our Receive Maximum)",
+                                     c->rx_max);
             id_mark(c->rx_qos2, p->packet_id, true);
+            c->rx_pending++;
+        }
     }
     if (deliver && c->cb.on_message) {
         if (tlen + 1 > c->topic_cap) {
@@ -1379,7 +1391,10 @@ static midge_err_t on_ack(midge_client_t *c, uint8_t type, const mqtt_ack_t *a)
     logf_(c, "received %s (Mid: %d, RC:%d)", mqtt_packet_type_str(type), a->packet_id, a->reason);
     if (type == MQTT_PUBREL) {
         bool known = id_used(c->rx_qos2, a->packet_id);
-        id_mark(c->rx_qos2, a->packet_id, false);
+        if (known) {
+            id_mark(c->rx_qos2, a->packet_id, false);
+            c->rx_pending--;
+        }
         logf_(c, "sending PUBCOMP (m%d)", a->packet_id);
         send_ack(c, MQTT_PUBCOMP, a->packet_id, known ? 0 : MQTT_RC_PACKET_ID_NOT_FOUND);
         return MIDGE_OK;

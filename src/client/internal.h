@@ -157,6 +157,8 @@ struct midge_client {
     mc_sub_t *subs;
     uint8_t ids_used[65536 / 8]; /* packet ids of msgs and reqs */
     uint8_t rx_qos2[65536 / 8];  /* QoS 2 ids received, awaiting PUBREL */
+    unsigned rx_pending;         /* bits set in rx_qos2 */
+    unsigned rx_max;             /* Receive Maximum we announced, 0 none */
     uint16_t next_id;
 
     char last_error[256];

@@ -43,7 +43,7 @@ def test_scenario(any_broker, scenario, version):
 
 
 @pytest.mark.parametrize("version", [4, 5])
-@pytest.mark.parametrize("scenario", ["threads", "callerloop", "keepalive"])
+@pytest.mark.parametrize("scenario", ["threads", "callerloop", "keepalive", "forever"])
 def test_runtime(any_broker, scenario, version):
     assert_ok(scenario, any_broker.port, v=version, topic="rt-%s-%d" % (scenario, version))
 
@@ -197,6 +197,12 @@ def test_tls_server_only(workdir, pki, broker_kind):
         assert_ok("selfpub", b.port, cafile=ca)
         assert_ok("selfpub", b.port, cafile=ca, v=5, tlsver="tlsv1.3")
         assert_ok("selfpub", b.port, cafile=ca, host="localhost", tlsver="tlsv1.2")
+        # The CA found through a hashed directory instead of a file.
+        capath = os.path.join(workdir, "capath")
+        os.mkdir(capath)
+        shutil.copy(ca, capath)
+        openssl("rehash", capath, cwd=workdir)
+        assert_ok("selfpub", b.port, capath=capath)
         # A CA that did not sign the server's certificate.
         rc, out, _ = check("fail", b.port, cafile=os.path.join(pki, "otherca.crt"))
         assert "ERROR TLS error" in out and "certificate verify failed" in out, out
@@ -584,3 +590,15 @@ def test_server_maximum_packet_size_refuses_big_publish():
     rc, out, err = check("burst", fb.port, v=5, n=1, size=100)
     fb.finish()
     assert "PUBERR packet larger than the maximum packet size" in out and "OK 0" in out, out
+
+
+def test_receive_maximum_exceeded_by_the_server():
+    pkts = [publish(b"q", b"%d" % i, qos=2, pid=10 + i, v5=True) for i in range(3)]
+    fb = FakeBroker(lambda fb, c, n: serve_subscriber(fb, c, True, pkts))
+    rc, out, err = check("recv", fb.port, v=5, n=3, rxmax=2)
+    fb.finish()
+    msgs = [l for l in out.splitlines() if l.startswith("MSG")]
+    assert len(msgs) == 2, out
+    assert "ERROR protocol error from the server" in out and "Receive Maximum" in out, out
+    sent = fb.notes[0]
+    assert sent[-1][0] == 0xE0 and sent[-1][1][0] == 0x93, sent

@@ -3,9 +3,10 @@
  *
  *   midge_client_check SCENARIO PORT [key=value ...]
  *
- * keys: host, v (3/4/5), cafile, cert, key, insecure=1, tlsver, user, pass,
+ * keys: host, v (3/4/5), cafile, capath, cert, key, insecure=1, tlsver, user, pass,
  * topic (a prefix unique to the test), maxpkt (incoming limit), ka (keep
- * alive seconds), n (message count), size (payload bytes), qos. Exits 0 and prints "OK" when the
+ * alive seconds), n (message count), size (payload bytes), qos, rxmax (MQTT 5
+ * Receive Maximum announced by "recv"). Exits 0 and prints "OK" when the
  * scenario holds; otherwise prints "FAIL: why" and exits 1. Every wait is
  * bounded. Driven by tests/integration/test_client_*.py.
  */
@@ -24,11 +25,12 @@
 static const char *opt_host = "127.0.0.1";
 static int opt_port;
 static int opt_version = 4;
+static const char *opt_capath;
 static const char *opt_cafile, *opt_cert, *opt_key, *opt_tlsver, *opt_user, *opt_pass;
 static int opt_insecure;
 static const char *opt_topic = "midge-check";
 static unsigned opt_maxpkt, opt_keepalive;
-static int opt_n = 1, opt_size = 3, opt_qos;
+static int opt_n = 1, opt_size = 3, opt_qos, opt_rxmax;
 
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -194,8 +196,9 @@ static midge_client_t *make(const char *id, obs_t *o, int version)
     midge_set_callbacks(c, &cb);
     midge_set_version(c, version);
     midge_set_reconnect(c, true, 100, 500);
-    if (opt_cafile) {
+    if (opt_cafile || opt_capath) {
         midge_tls_t t = {.cafile = opt_cafile,
+                         .capath = opt_capath,
                          .certfile = opt_cert,
                          .keyfile = opt_key,
                          .tls_version = opt_tlsver,
@@ -902,6 +905,8 @@ static int sc_recv(void)
     if (opt_version == 5) {
         midge_props_t *p = midge_props_new();
         midge_props_add_int(p, MIDGE_PROP_TOPIC_ALIAS_MAXIMUM, 5);
+        if (opt_rxmax)
+            midge_props_add_int(p, MIDGE_PROP_RECEIVE_MAXIMUM, (uint32_t)opt_rxmax);
         midge_set_connect_props(c, p);
         midge_props_free(p);
     }
@@ -955,6 +960,35 @@ static int sc_burst(void)
     midge_client_destroy(c);
     obs_free(&o);
     printf("OK %d\n", ok);
+    return 0;
+}
+
+static void forever_message(midge_client_t *c, void *ud, const midge_message_t *m)
+{
+    cb_message(c, ud, m);
+    midge_disconnect(c);
+}
+
+/* midge_loop_forever in the calling thread: returns MIDGE_OK once the
+ * message callback disconnects. */
+static int sc_forever(void)
+{
+    obs_t o;
+    obs_init(&o);
+    midge_client_t *c = make("chk-forever", &o, opt_version);
+    midge_callbacks_t cb = {cb_connect,   cb_disconnect, forever_message, cb_publish,
+                            cb_subscribe, NULL,          cb_log};
+    midge_set_callbacks(c, &cb);
+    midge_subscribe(c, NULL, topic("forever"), 1, NULL);
+    midge_publish(c, NULL, topic("forever"), "bye", 3, 1, false, NULL);
+    if (midge_connect(c, opt_host, opt_port) != MIDGE_OK)
+        FAIL("connect");
+    midge_err_t e = midge_loop_forever(c);
+    if (e != MIDGE_OK || o.nmsg != 1 || midge_step(c) != MIDGE_ERR_NO_CONN)
+        FAIL("loop_forever returned %s with %d messages", midge_strerror(e), o.nmsg);
+    midge_client_destroy(c);
+    obs_free(&o);
+    printf("OK\n");
     return 0;
 }
 
@@ -1029,6 +1063,8 @@ int main(int argc, char **argv)
             opt_version = atoi(v);
         else if (!strcmp(k, "cafile"))
             opt_cafile = v;
+        else if (!strcmp(k, "capath"))
+            opt_capath = v;
         else if (!strcmp(k, "cert"))
             opt_cert = v;
         else if (!strcmp(k, "key"))
@@ -1053,6 +1089,8 @@ int main(int argc, char **argv)
             opt_size = atoi(v);
         else if (!strcmp(k, "qos"))
             opt_qos = atoi(v);
+        else if (!strcmp(k, "rxmax"))
+            opt_rxmax = atoi(v);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     static const struct {
@@ -1074,6 +1112,7 @@ int main(int argc, char **argv)
         {"recv", sc_recv},
         {"burst", sc_burst},
         {"bench", sc_bench},
+        {"forever", sc_forever},
     };
     for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
         if (!strcmp(sc[i].name, argv[1]))
