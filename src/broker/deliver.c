@@ -17,6 +17,7 @@
 
 #include "broker/log.h"
 #include "broker/proto.h"
+#include "broker/security_hooks.h"
 
 /* Stop turning deliveries into bytes past this much pending output; the
  * network layer calls on_flush again when the socket drains. */
@@ -153,6 +154,8 @@ static bool alias_for(client_t *c, const msg_t *m, uint16_t *alias)
 static bool send_publish(client_t *c, const session_out_t *e, int64_t now)
 {
     const msg_t *m = e->msg;
+    if (!sechook_can_receive(c, m->topic, m->topic_len))
+        return false; /* ACL read denied: dropped as if delivered */
     mqtt_publish_t p;
     memset(&p, 0, sizeof(p));
     p.dup = e->dup;

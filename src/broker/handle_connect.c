@@ -11,6 +11,7 @@
 
 #include "broker/log.h"
 #include "broker/proto.h"
+#include "broker/security_hooks.h"
 
 /* Writes a CONNACK. v5 properties in Mosquitto's order: Topic Alias
  * Maximum, Assigned Client Identifier, Server Keep Alive, Receive Maximum,
@@ -228,9 +229,13 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         refuse(c, MQTT_RC_BAD_AUTHENTICATION_METHOD, 0, "no authentication method configured");
         return;
     }
+    if (!sechook_connect(c, cn, id)) {
+        refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, "not authorised");
+        return;
+    }
 
     /* Will. */
-    if (cn->will_flag) {
+    if (cn->will_flag && sechook_will_allowed(c, cn, id)) {
         if (cn->will_qos > b->max_qos) {
             refuse(c, MQTT_RC_QOS_NOT_SUPPORTED, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
                    "will QoS not supported");

@@ -8,6 +8,7 @@
 
 #include "broker/log.h"
 #include "broker/proto.h"
+#include "broker/security_hooks.h"
 
 static void send_ack(client_t *c, uint8_t type, uint16_t id, uint8_t reason)
 {
@@ -104,6 +105,16 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
             send_ack(c, MQTT_PUBACK, p->packet_id, MQTT_RC_PACKET_TOO_LARGE);
         else if (p->qos == 2)
             send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_PACKET_TOO_LARGE);
+        return;
+    }
+    if (!sechook_can_publish(c, (const char *)p->topic.data, p->topic.len)) {
+        /* Dropped; acknowledged so the client does not resend (v5: 0x87). */
+        mlog(MLOG_DEBUG, "Denied PUBLISH from %s to %.*s.", s->client_id, (int)p->topic.len,
+             (const char *)p->topic.data);
+        if (p->qos == 1)
+            send_ack(c, MQTT_PUBACK, p->packet_id, MQTT_RC_NOT_AUTHORIZED);
+        else if (p->qos == 2)
+            send_ack(c, MQTT_PUBREC, p->packet_id, MQTT_RC_NOT_AUTHORIZED);
         return;
     }
 

@@ -10,6 +10,7 @@
 
 #include "broker/log.h"
 #include "broker/proto.h"
+#include "broker/security_hooks.h"
 #include "broker/store.h"
 
 static void send_retained(client_t *c, mqtt_bytes_t filter, uint8_t granted, uint32_t sub_id)
@@ -77,6 +78,15 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         if (!v5)
             options = qos;
         bool replaced = false;
+        if (mqtt_topic_filter_valid(e.filter) && !sechook_can_subscribe(c, e.filter)) {
+            /* No topic under the filter is readable: refused in the SUBACK. */
+            mlog(MLOG_DEBUG, "Denied SUBSCRIBE from %s to %.*s.", s->client_id, (int)e.filter.len,
+                 (const char *)e.filter.data);
+            existed[i] = false;
+            reasons[i] = v5 ? MQTT_RC_NOT_AUTHORIZED : 0x80;
+            i++;
+            continue;
+        }
         int rc = TT_ERR_NOMEM;
         pthread_mutex_lock(&s->lock);
         if (!s->ended && s->conn == c)

@@ -10,6 +10,7 @@
 #include "broker/log.h"
 #include "broker/options.h"
 #include "broker/proto.h"
+#include "broker/security_hooks.h"
 #include "broker/server.h"
 
 #ifndef MIDGE_VERSION
@@ -26,6 +27,7 @@ static int listeners_from_config(server_config_t *scfg, const config_t *cfg,
             .port = l->port,
             .max_connections = l->max_connections,
             .tcp_nodelay = cfg->set_tcp_nodelay,
+            .user = (void *)l, /* security_hooks.c finds the listener's settings */
         };
         if (l->local_only) {
             /* Mosquitto 2.0 without a listener: loopback only, both
@@ -83,6 +85,12 @@ int main(int argc, char **argv)
     static broker_t broker;
     if (broker_init(&broker, &cfg) != 0) {
         mlog(MLOG_ERROR, "Error: out of memory.");
+        config_free(&cfg);
+        return 1;
+    }
+    if (sechook_init(&broker, &cfg, err, sizeof(err)) != 0) {
+        mlog(MLOG_ERROR, "Error: %s", err);
+        broker_destroy(&broker);
         config_free(&cfg);
         return 1;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/security_hooks.h"
 
 /* A PUBLISH head is at most fixed header + topic + id + properties; this
  * covers all but pathological property sets, which get a bigger buffer. */
@@ -71,6 +72,7 @@ void broker_destroy(broker_t *b)
     if (b->retain)
         retain_free(b->retain);
     b->retain = NULL;
+    sechook_destroy(b);
 }
 
 /* ---- clients ---- */
@@ -97,6 +99,7 @@ void client_release(client_t *c)
     session_release(c->session);
     alias_free(c->alias_in, c->b->max_topic_alias);
     alias_free(c->alias_out, c->client_alias_max);
+    sechook_client_free(c);
     free(c);
 }
 

@@ -64,6 +64,10 @@ typedef struct broker {
     server_t *server;
     broker_stats_t stats;
     int64_t start_ms; /* msg clock */
+    /* Password and ACL files (security_hooks.h); config is the live
+     * configuration, whose listeners connections point at. */
+    struct security *security;
+    const config_t *config;
     atomic_uint_fast64_t sys_seq;
 } broker_t;
 
@@ -100,6 +104,9 @@ typedef struct client {
     alias_t *alias_in;  /* [1..max_topic_alias], set by the client */
     alias_t *alias_out; /* [1..client_alias_max], set by us */
     uint16_t alias_out_used;
+
+    char *username;        /* authenticated name, NULL if anonymous (ACL identity) */
+    size_t listener_index; /* into config->listeners */
 } client_t;
 
 /* Per-worker scratch. */

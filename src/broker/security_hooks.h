@@ -1,0 +1,45 @@
+/*
+ * Where the protocol layer asks the security snapshot (security.h): one
+ * call per decision, each taking the client, so the handlers stay one line
+ * per check. broker_t holds the snapshot (b->security) and the live
+ * configuration (b->config) it was built from; a client records its
+ * username and listener at CONNECT.
+ */
+#ifndef MIDGE_BROKER_SECURITY_HOOKS_H
+#define MIDGE_BROKER_SECURITY_HOOKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "broker/config.h"
+#include "broker/proto.h"
+#include "mqtt/mqtt.h"
+
+/* Loads password and ACL files of cfg into b (cfg must outlive b). 0, or
+ * -1 with "file:line: reason" in err. */
+int sechook_init(broker_t *b, const config_t *cfg, char *err, size_t errlen);
+void sechook_destroy(broker_t *b);
+
+/*
+ * CONNECT: the username/password (or certificate identity). On success
+ * records the client's username and listener; false means refuse with "not
+ * authorised" (CONNACK 0x87 in v5, 5 before).
+ */
+bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_id);
+
+/* After sechook_connect: may the will be published (ACL write on its
+ * topic)? If not, the connection is accepted and the will dropped, as
+ * Mosquitto 2.0 does. */
+bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *client_id);
+
+/* PUBLISH from the client (ACL write). */
+bool sechook_can_publish(client_t *c, const char *topic, size_t len);
+/* SUBSCRIBE filter: false means SUBACK 0x87 (v5) / 0x80. */
+bool sechook_can_subscribe(client_t *c, mqtt_bytes_t filter);
+/* A message about to be sent to the client (ACL read). */
+bool sechook_can_receive(client_t *c, const char *topic, size_t len);
+
+/* Frees what sechook_connect recorded on the client. */
+void sechook_client_free(client_t *c);
+
+#endif
