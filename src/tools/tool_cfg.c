@@ -236,18 +236,21 @@ static int add_topic(tool_cfg_t *cfg, const char *topic, const char *what)
     if (!tool_topic_pub_valid(topic))
         return fail(cfg, true, "Error: Invalid publish topic '%s', does it contain '+' or '#'?",
                     topic);
-    if (cfg->topic)
+    if (cfg->topic && !cfg->topic_from_file)
         return fail(cfg, true, "Error: Only one topic can be given to %s; '%s' and '%s' given.",
                     cfg->prog, cfg->topic, topic);
     cfg->topic = topic;
+    cfg->topic_from_file = cfg->in_file;
     return 0;
 }
 
 static int set_msg_mode(tool_cfg_t *cfg, tool_msg_mode_t mode)
 {
-    if (cfg->msg_mode != TOOL_MSG_NONE)
+    /* The command line may replace a message chosen in the config file. */
+    if (cfg->msg_mode != TOOL_MSG_NONE && !cfg->msg_mode_from_file)
         return fail(cfg, true, "Error: Only one type of message can be sent at once.");
     cfg->msg_mode = mode;
+    cfg->msg_mode_from_file = cfg->in_file;
     return 0;
 }
 
@@ -638,6 +641,114 @@ static int check_combination(tool_cfg_t *cfg)
     return 0;
 }
 
+static int parse_words(tool_cfg_t *cfg, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const opt_t *o = find_opt(arg);
+        if (!o || !(o->tools & cfg->kind))
+            return fail(cfg, true, "Error: Unknown option '%s'.", arg);
+        const char *v = NULL;
+        if (o->arg) {
+            if (i == argc - 1)
+                return fail(cfg, true, "Error: %s argument given but no %s specified.", arg,
+                            o->arg);
+            v = argv[++i];
+        }
+        int rc = handle(cfg, o, arg, v, argc, argv, &i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+#define CONFIG_MAX_BYTES 65536
+#define CONFIG_MAX_WORDS 64
+
+/* One line of the defaults file: "-option value", the value being the
+ * rest of the line (for -D, its words). Parsed like the command line. */
+static int config_line(tool_cfg_t *cfg, char *line)
+{
+    char *words[CONFIG_MAX_WORDS + 1];
+    int n = 0;
+    words[n++] = (char *)cfg->prog;
+    char *p = line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0' || *p == '#')
+        return 0;
+    words[n++] = p;
+    while (*p && *p != ' ' && *p != '\t')
+        p++;
+    bool split = !strncmp(words[1], "-D", 2) || !strcmp(words[1], "--property");
+    while (*p) {
+        *p++ = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        if (n == CONFIG_MAX_WORDS)
+            return fail(cfg, false, "Error: Too many words on one line.");
+        words[n++] = p;
+        if (!split)
+            break; /* the value is the rest of the line, spaces and all */
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+    words[n] = NULL;
+    return parse_words(cfg, n, words);
+}
+
+static int load_config_file(tool_cfg_t *cfg)
+{
+    char path[4096];
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/%s", xdg, cfg->prog);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.config/%s", home, cfg->prog);
+    else
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *text = malloc(CONFIG_MAX_BYTES + 1);
+    if (!text) {
+        fclose(f);
+        return fail(cfg, false, "Error: Out of memory.");
+    }
+    size_t len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+    fclose(f);
+    if (len > CONFIG_MAX_BYTES) {
+        free(text);
+        return fail(cfg, false, "Error: Config file %s is larger than %d bytes.", path,
+                    CONFIG_MAX_BYTES);
+    }
+    text[len] = '\0';
+    if (!own(cfg, text)) /* the options point into it */
+        return fail(cfg, false, "Error: Out of memory.");
+    cfg->in_file = true;
+    int line_no = 0, rc = 0;
+    for (char *line = text; line && *line && !rc;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r')
+            line[l - 1] = '\0';
+        line_no++;
+        rc = config_line(cfg, line);
+        line = next;
+    }
+    cfg->in_file = false;
+    if (rc == TOOL_EXIT_USAGE) {
+        size_t el = strlen(cfg->err);
+        snprintf(cfg->err + el, sizeof cfg->err - el, " (in %s, line %d)", path, line_no);
+    }
+    return rc;
+}
+
 int tool_cfg_parse(tool_cfg_t *cfg, tool_kind_t kind, int argc, char **argv)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -654,22 +765,12 @@ int tool_cfg_parse(tool_cfg_t *cfg, tool_kind_t kind, int argc, char **argv)
     cfg->random_filter = 10000;
     cfg->msg_count = kind == TOOL_RR ? 1 : 0;
 
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const opt_t *o = find_opt(arg);
-        if (!o || !(o->tools & kind))
-            return fail(cfg, true, "Error: Unknown option '%s'.", arg);
-        const char *v = NULL;
-        if (o->arg) {
-            if (i == argc - 1)
-                return fail(cfg, true, "Error: %s argument given but no %s specified.", arg,
-                            o->arg);
-            v = argv[++i];
-        }
-        int rc = handle(cfg, o, arg, v, argc, argv, &i);
-        if (rc)
-            return rc;
-    }
+    int rc = load_config_file(cfg);
+    if (rc)
+        return rc;
+    rc = parse_words(cfg, argc, argv);
+    if (rc)
+        return rc;
     return check_combination(cfg);
 }
 

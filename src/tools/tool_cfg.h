@@ -161,7 +161,12 @@ typedef struct {
     tool_prop_t *props;
     size_t prop_count;
 
-    /* owned copies made while parsing (-L pieces) */
+    /* defaults from $XDG_CONFIG_HOME/<prog> (or ~/.config/<prog>) */
+    bool in_file;
+    bool topic_from_file;
+    bool msg_mode_from_file;
+
+    /* owned copies made while parsing (-L pieces, the config file) */
     char **owned;
     size_t owned_count;
 
@@ -169,7 +174,11 @@ typedef struct {
     bool err_usage_hint; /* append "Use '<prog> --help' to see usage." */
 } tool_cfg_t;
 
-/* Parses argv (argv[0] is skipped). Returns 0, TOOL_EXIT_USAGE with
+/* Reads the defaults file $XDG_CONFIG_HOME/<prog> (else
+ * $HOME/.config/<prog>) if there is one: one "-option value" per line, '#'
+ * starts a comment, the value is the rest of the line (-D takes words).
+ * Then parses argv (argv[0] is skipped), which overrides the file; -t of
+ * midge_sub and -T add to it. Returns 0, TOOL_EXIT_USAGE with
  * cfg->err set, TOOL_CFG_HELP or TOOL_CFG_VERSION. The strings in cfg
  * point into argv or into cfg->owned: free with tool_cfg_free(). */
 int tool_cfg_parse(tool_cfg_t *cfg, tool_kind_t kind, int argc, char **argv);

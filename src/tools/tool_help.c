@@ -38,6 +38,8 @@
     " --help : this text.\n"                                                                       \
     " --version : the version.\n"                                                                  \
     "\n"                                                                                           \
+    "Default options may be put in $XDG_CONFIG_HOME/<tool> (or ~/.config/<tool>),\n"               \
+    "one \"-option value\" per line.\n\n"                                                          \
     "Mosquitto's -A, --unix, --psk, --proxy, --tls-engine and --keyform are\n"                     \
     "recognised and refused with a message.\n"
 

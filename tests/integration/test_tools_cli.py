@@ -160,3 +160,28 @@ def test_random_argument_combinations_never_crash():
         assert r.returncode != -signal.SIGSEGV
         assert b"AddressSanitizer" not in r.stderr and b"runtime error" not in r.stderr, \
             (name, argv, r.stderr)
+
+
+def test_defaults_file(workdir):
+    """Options in $XDG_CONFIG_HOME/midge_sub are defaults; the command line
+    overrides them."""
+    b = start_mosquitto(workdir)
+    try:
+        conf = os.path.join(workdir, "conf")
+        os.mkdir(conf)
+        with open(os.path.join(conf, "midge_sub"), "w") as f:
+            f.write("# lab broker\n-h 127.0.0.1\n-p %d\n-v\n" % b.port)
+        with open(os.path.join(conf, "midge_pub"), "w") as f:
+            f.write("-h 127.0.0.1\n-p %d\n-t cfg/t\n-m from the file\n" % b.port)
+        env = dict(os.environ, XDG_CONFIG_HOME=conf)
+        assert run(["midge_pub", "-r"], env=env).returncode == 0
+        r = run(["midge_sub", "-t", "cfg/t", "-C", "1"], env=env)
+        assert r.returncode == 0 and r.stdout == b"cfg/t from the file\n", r
+        r = run(["midge_sub", "-t", "cfg/t", "-C", "1", "-p", "1"], env=env)
+        assert r.returncode == 1 and b"Connection refused" in r.stderr
+        with open(os.path.join(conf, "midge_sub"), "a") as f:
+            f.write("-q 9\n")
+        r = run(["midge_sub", "-t", "x"], env=env)
+        assert r.returncode == 1 and b"Invalid QoS given: 9 (in " in r.stderr
+    finally:
+        b.stop()

@@ -23,12 +23,17 @@ needs_tools = pytest.mark.skipif(not tools_built(),
                                  reason="midge_pub/sub/rr not built (needs libmidge)")
 
 
-def run(argv, input=None, timeout=TIMEOUT):
+# The tools read defaults from $XDG_CONFIG_HOME/<tool>: point it where
+# nothing is, so a developer's own defaults never change a test.
+ENV = dict(os.environ, XDG_CONFIG_HOME=os.path.join(os.path.dirname(__file__), "no-such-dir"))
+
+
+def run(argv, input=None, timeout=TIMEOUT, env=None):
     """Runs a tool to completion; returns CompletedProcess with bytes."""
     if argv[0] in ("midge_pub", "midge_sub", "midge_rr"):
         argv = [tool(argv[0])] + list(argv[1:])
     return subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout)
+                          timeout=timeout, env=env or ENV)
 
 
 def addr(broker):
@@ -45,7 +50,7 @@ class Sub:
         self.argv = argv
         self.marker = debug_marker
         self.proc = subprocess.Popen(argv + ["-d"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=ENV)
         self.lines = []
         self.debug = []
         self.ready_evt = threading.Event()

@@ -1,6 +1,8 @@
 /* Option parsing, -D properties, -L URLs and -F checks of the tools. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "tool_cfg.h"
@@ -544,8 +546,77 @@ TEST(format_check)
     tool_cfg_free(&c);
 }
 
+static char cfg_dir[256];
+
+static void write_defaults(const char *prog, const char *text)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", cfg_dir, prog);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void remove_defaults(const char *prog)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", cfg_dir, prog);
+    remove(path);
+}
+
+TEST(config_file_defaults)
+{
+    write_defaults("midge_sub", "# defaults\n-h broker.example\n-p 1999\r\n\n-t a/#\n-v\n"
+                                "-D CONNECT user-property k v w\n--will-payload two words\n"
+                                "--will-topic w\n");
+    tool_cfg_t c;
+    CHECK_EQ_INT(PARSE(&c, TOOL_SUB, "-p", "2000", "-t", "b"), TOOL_EXIT_USAGE);
+    /* "k v w" is three words for a user property: name, value, extra */
+    CHECK(strstr(c.err, "Unknown option 'w'") != NULL);
+    CHECK(strstr(c.err, "line 7") != NULL);
+    tool_cfg_free(&c);
+    write_defaults("midge_sub", "# defaults\n-h broker.example\n-p 1999\r\n\n-t a/#\n-v\n"
+                                "-D CONNECT user-property k v\n--will-payload two words\n"
+                                "--will-topic w\n");
+    CHECK_EQ_INT(PARSE(&c, TOOL_SUB, "-p", "2000", "-t", "b"), 0);
+    CHECK(!strcmp(c.host, "broker.example"));
+    CHECK_EQ_INT(c.port, 2000); /* the command line wins */
+    CHECK_EQ_INT(c.topic_count, 2);
+    CHECK(c.verbose);
+    CHECK_EQ_INT(c.protocol, 5);
+    CHECK(!strcmp(c.will_payload, "two words"));
+    tool_cfg_free(&c);
+    remove_defaults("midge_sub");
+
+    write_defaults("midge_pub", "-t from/file\n-m default\n-q 1\n");
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "cli", "-f", "x"), 0);
+    CHECK(!strcmp(c.topic, "cli"));
+    CHECK_EQ_INT(c.msg_mode, TOOL_MSG_FILE);
+    CHECK_EQ_INT(c.qos, 1);
+    tool_cfg_free(&c);
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-n"), 0);
+    CHECK(!strcmp(c.topic, "from/file"));
+    CHECK_EQ_INT(c.msg_mode, TOOL_MSG_NULL);
+    tool_cfg_free(&c);
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-n", "-m", "x"), TOOL_EXIT_USAGE);
+    tool_cfg_free(&c);
+    write_defaults("midge_pub", "-q 7\n");
+    CHECK_EQ_INT(PARSE(&c, TOOL_PUB, "-t", "a", "-n"), TOOL_EXIT_USAGE);
+    CHECK(strstr(c.err, "Invalid QoS given: 7 (in ") != NULL);
+    tool_cfg_free(&c);
+    remove_defaults("midge_pub");
+}
+
 int main(void)
 {
+    /* Defaults files come from a private directory, never the user's. */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(cfg_dir, sizeof cfg_dir, "%s/midge-tools-cfg-%d", tmp && *tmp ? tmp : P_tmpdir,
+             (int)getpid());
+    mkdir(cfg_dir, 0700);
+    setenv("XDG_CONFIG_HOME", cfg_dir, 1);
     RUN(pub_minimal_defaults);
     RUN(pub_all_connection_flags);
     RUN(long_option_names);
@@ -565,5 +636,7 @@ int main(void)
     RUN(properties);
     RUN(property_errors);
     RUN(format_check);
+    RUN(config_file_defaults);
+    rmdir(cfg_dir);
     return TEST_REPORT();
 }
