@@ -266,3 +266,16 @@ def test_clean_takeover_of_persistent_session(any_broker):
     finally:
         old.close()
         new.close()
+
+
+def test_online_queue_bounded(any_broker):
+    """A connected subscriber that acknowledges nothing holds its in-flight
+    window (20) plus max_queued_messages (1000) like Mosquitto; the rest is
+    dropped rather than kept in memory without bound."""
+    s = R.connected(any_broker.port, "stalled")
+    s.subscribe([("oq/t", 1)])
+    offline_publish(any_broker, "oq/t", [b"%d" % i for i in range(1500)])
+    time.sleep(0.3)
+    got = [m.payload for m in drain_publishes(s)]
+    s.close()
+    assert got == [b"%d" % i for i in range(1020)]

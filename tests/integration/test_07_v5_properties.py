@@ -267,3 +267,29 @@ def test_declared_length_over_maximum_refused_early(configured_broker):
     with R.connected(b.port, "early4", version=4) as c:
         c.send(b"\x30\x80\x80\x40")
         assert c.wait_closed(3) == []
+
+
+# ---------------------------------------------------------------- CONNACK as Mosquitto
+
+def test_assigned_client_id_format(any_broker):
+    """Mosquitto's format: auto- and a UUID in upper-case hex."""
+    import re
+    with R.connected(any_broker.port, "", version=5) as c:
+        cid = c.connack.props.get(R.ASSIGNED_CLIENT_ID)
+        assert re.fullmatch(r"auto-[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}",
+                            cid), cid
+
+
+def test_connack_property_order_default(any_broker):
+    with R.connected(any_broker.port, "", version=5) as c:
+        assert [k for k, _ in c.connack.props] == [R.TOPIC_ALIAS_MAXIMUM, R.ASSIGNED_CLIENT_ID,
+                                                   R.RECEIVE_MAXIMUM]
+    with R.connected(any_broker.port, "named", version=5) as c:
+        assert c.connack.props == [(R.TOPIC_ALIAS_MAXIMUM, 10), (R.RECEIVE_MAXIMUM, 20)]
+
+
+def test_connack_property_order_with_limits(configured_broker):
+    b = configured_broker("max_keepalive 10\nmax_packet_size 1000\nmax_inflight_messages 5")
+    with R.connected(b.port, "limited", version=5, keepalive=60) as c:
+        assert c.connack.props == [(R.TOPIC_ALIAS_MAXIMUM, 10), (R.SERVER_KEEP_ALIVE, 10),
+                                   (R.MAXIMUM_PACKET_SIZE, 1000), (R.RECEIVE_MAXIMUM, 5)]

@@ -243,3 +243,48 @@ def test_midge_fixture_broker_survives_many_clients(midge):
     with R.connected(midge.port, "last") as c:
         c.ping()
 
+
+
+def test_config_bind_address_ipv6_only(workdir):
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    port = free_port()
+    conf = os.path.join(workdir, "v6.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d ::1\nallow_anonymous true\n" % port)
+    proc = spawn(workdir, ["-c", conf])
+    try:
+        wait_listening(port, 2.0, host="::1", proc=proc)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        assert stop(proc) == 0, log_of(workdir)
+
+
+def test_slow_reader_does_not_block_its_worker(workdir):
+    """With one worker thread, a subscriber that never reads shares the
+    thread with everyone else: they must still be served."""
+    port = free_port()
+    proc = spawn(workdir, ["-p", str(port), "--threads", "1"])
+    slow = None
+    try:
+        wait_listening(port, 2.0, proc=proc)
+        slow = R.Client(port)
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert slow.connect("slow").reason == 0
+        slow.subscribe([("flood/#", 0)])
+        with R.connected(port, "fast") as fast, R.connected(port, "p") as p:
+            fast.subscribe([("flood/#", 0)])
+            blob = b"z" * 20000
+            t0 = time.monotonic()
+            for i in range(200):
+                p.publish("flood/x", blob, qos=1)
+                assert fast.recv_publish(timeout=5).payload == blob
+            assert time.monotonic() - t0 < 20
+            fast.ping()
+    finally:
+        if slow is not None:
+            slow.close()
+        assert stop(proc) == 0, log_of(workdir)
