@@ -206,8 +206,10 @@ typedef struct {
      * again on its own. */
     void (*on_disconnect)(midge_client_t *c, void *ud, midge_err_t err, const char *detail,
                           bool reconnecting);
-    /* A message arrived. QoS 1/2 acknowledgements are sent after this
-     * returns. */
+    /* A message arrived. Its PUBACK/PUBREC is already queued (as in
+     * Mosquitto's library); a QoS 2 message resent by the server before
+     * its PUBREL is not delivered twice. After midge_disconnect no further
+     * message is delivered. */
     void (*on_message)(midge_client_t *c, void *ud, const midge_message_t *msg);
     /* A publish completed: QoS 0 when written to the connection's buffer,
      * QoS 1 on PUBACK, QoS 2 on PUBCOMP (or on a PUBREC with a failure

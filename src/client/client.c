@@ -65,7 +65,8 @@ static void logf_(midge_client_t *c, const char *fmt, ...)
     if (!c->cb.on_log)
         return;
     char line[512];
-    int n = snprintf(line, sizeof(line), "Client %s ", c->client_id ? c->client_id : "");
+    int n = snprintf(line, sizeof(line), "Client %s ",
+                     c->client_id && c->client_id[0] ? c->client_id : "(null)");
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof(line))
@@ -238,6 +239,7 @@ static void free_req(mc_req_t *r)
     for (size_t i = 0; i < r->count; i++)
         free(r->filters[i]);
     free(r->filters);
+    free(r->options);
     free(r->pkt);
     free(r);
 }
@@ -587,7 +589,6 @@ static midge_err_t attempt(midge_client_t *c)
     c->out_off = c->out_len = 0;
     c->pending_err = MIDGE_OK;
     c->ping_sent = 0;
-    logf_(c, "connecting to %s:%d", c->host, c->port);
     return MIDGE_OK;
 }
 
@@ -938,11 +939,13 @@ static void send_req(midge_client_t *c, mc_req_t *r)
 {
     if (out_append(c, r->pkt, r->len) == MIDGE_OK) {
         r->sent = true;
-        if (r->type == MQTT_SUBSCRIBE)
-            logf_(c, "sending SUBSCRIBE (Mid: %d, Topic: %s, QoS: %d, Options: 0x%02x)", r->mid,
-                  r->filters[0], 0, 0);
-        else
-            logf_(c, "sending UNSUBSCRIBE (Mid: %d, Topic: %s)", r->mid, r->filters[0]);
+        for (size_t i = 0; i < r->count; i++) {
+            if (r->type == MQTT_SUBSCRIBE)
+                logf_(c, "sending SUBSCRIBE (Mid: %d, Topic: %s, QoS: %d, Options: 0x%02x)", r->mid,
+                      r->filters[i], r->options[i] & 3, r->options[i] & 0xFC);
+            else
+                logf_(c, "sending UNSUBSCRIBE (Mid: %d, Topic: %s)", r->mid, r->filters[i]);
+        }
     }
 }
 
@@ -957,12 +960,14 @@ static midge_err_t make_req(midge_client_t *c, uint8_t type, bool internal, int 
     uint32_t *s = NULL;
     midge_err_t e = MIDGE_ERR_NOMEM;
     uint16_t id = 0;
-    if (!ents || !r || !(r->filters = calloc(count, sizeof(char *))))
+    if (!ents || !r || !(r->filters = calloc(count, sizeof(char *))) ||
+        !(r->options = calloc(count, 1)))
         goto fail;
     for (size_t i = 0; i < count; i++) {
         ents[i].filter = (mqtt_bytes_t){(const uint8_t *)filters[i], strlen(filters[i])};
         ents[i].options =
             (uint8_t)(options ? (c->version == 5 ? options[i] & 0x3F : options[i] & 0x03) : 0);
+        r->options[i] = ents[i].options;
         if (!(r->filters[i] = str_dup(filters[i])))
             goto fail;
         r->count++;
@@ -1153,7 +1158,6 @@ static void drop_connection(midge_client_t *c, midge_err_t err, const char *deta
     if (err != MIDGE_OK && detail != c->last_error)
         mc_set_error(c, "%s", detail);
     (void)was_connected;
-    logf_(c, "disconnected: %s%s%s", midge_strerror(err), detail[0] ? ": " : "", detail);
     if (c->cb.on_disconnect)
         c->cb.on_disconnect(c, c->ud, err, detail, retry);
 }
@@ -1340,6 +1344,15 @@ static midge_err_t on_publish_in(midge_client_t *c, mqtt_publish_t *p)
             c->rx_pending++;
         }
     }
+    /* Acknowledge first, as Mosquitto's library does: a callback that
+     * disconnects must not leave its DISCONNECT ahead of this answer. */
+    if (p->qos == 1) {
+        logf_(c, "sending PUBACK (m%d, rc0)", p->packet_id);
+        send_ack(c, MQTT_PUBACK, p->packet_id, 0);
+    } else if (p->qos == 2) {
+        logf_(c, "sending PUBREC (m%d, rc0)", p->packet_id);
+        send_ack(c, MQTT_PUBREC, p->packet_id, 0);
+    }
     if (deliver && c->cb.on_message) {
         if (tlen + 1 > c->topic_cap) {
             char *n = realloc(c->topic_buf, tlen + 1);
@@ -1366,13 +1379,6 @@ static midge_err_t on_publish_in(midge_client_t *c, mqtt_publish_t *p)
         };
         c->cb.on_message(c, c->ud, &msg);
     }
-    if (p->qos == 1) {
-        logf_(c, "sending PUBACK (m%d, rc0)", p->packet_id);
-        send_ack(c, MQTT_PUBACK, p->packet_id, 0);
-    } else if (p->qos == 2) {
-        logf_(c, "sending PUBREC (m%d, rc0)", p->packet_id);
-        send_ack(c, MQTT_PUBREC, p->packet_id, 0);
-    }
     return MIDGE_OK;
 }
 
@@ -1388,7 +1394,12 @@ static mc_msg_t *msg_find(midge_client_t *c, uint16_t id)
 
 static midge_err_t on_ack(midge_client_t *c, uint8_t type, const mqtt_ack_t *a)
 {
-    logf_(c, "received %s (Mid: %d, RC:%d)", mqtt_packet_type_str(type), a->packet_id, a->reason);
+    /* Worded as Mosquitto's -d output: PUBREC and PUBREL without the code. */
+    if (type == MQTT_PUBREC || type == MQTT_PUBREL)
+        logf_(c, "received %s (Mid: %d)", mqtt_packet_type_str(type), a->packet_id);
+    else
+        logf_(c, "received %s (Mid: %d, RC:%d)", mqtt_packet_type_str(type), a->packet_id,
+              a->reason);
     if (type == MQTT_PUBREL) {
         bool known = id_used(c->rx_qos2, a->packet_id);
         if (known) {
@@ -1522,7 +1533,10 @@ static midge_err_t handle_packet(midge_client_t *c, const uint8_t *buf, size_t l
 static size_t handle_input(midge_client_t *c)
 {
     size_t off = 0, need = 0;
-    while (c->in_len > off && c->pending_err == MIDGE_OK && c->sock >= 0) {
+    /* After our DISCONNECT nothing more is handled (no message after the
+     * callback that asked to stop). */
+    while (c->in_len > off && c->pending_err == MIDGE_OK && c->sock >= 0 &&
+           c->state != MC_CLOSING) {
         mqtt_fixed_header_t fh;
         mqtt_err_t e = mqtt_fixed_header_decode(c->in + off, c->in_len - off, &fh);
         if (e == MQTT_ERR_NEED_MORE)

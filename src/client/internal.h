@@ -64,7 +64,8 @@ typedef struct mc_req {
     bool sent;     /* sent on this connection */
     uint8_t *pkt;
     size_t len;
-    char **filters; /* the filters, to match resubscriptions */
+    char **filters;   /* the filters, to match resubscriptions */
+    uint8_t *options; /* their option bytes as sent */
     size_t count;
 } mc_req_t;
 
