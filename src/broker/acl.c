@@ -414,9 +414,17 @@ int acl_load_stream(FILE *f, const char *path, acl_t **out, char *err, size_t er
     return 0;
 }
 
+/* No rules: every check is denied. Static, never freed. */
+static acl_t acl__deny_all_instance;
+
+const acl_t *acl_deny_all(void)
+{
+    return &acl__deny_all_instance;
+}
+
 acl_t *acl_ref(acl_t *acl)
 {
-    if (acl != NULL) {
+    if (acl != NULL && acl != &acl__deny_all_instance) {
         atomic_fetch_add(&acl->refs, 1);
     }
     return acl;
@@ -424,7 +432,7 @@ acl_t *acl_ref(acl_t *acl)
 
 void acl_unref(acl_t *acl)
 {
-    if (acl != NULL && atomic_fetch_sub(&acl->refs, 1) == 1) {
+    if (acl != NULL && acl != &acl__deny_all_instance && atomic_fetch_sub(&acl->refs, 1) == 1) {
         acl__free(acl);
     }
 }

@@ -54,6 +54,9 @@ int acl_load(const char *path, acl_t **out, char *err, size_t errlen);
 /* The same from an open stream; `path` only names it in messages. */
 int acl_load_stream(FILE *f, const char *path, acl_t **out, char *err, size_t errlen);
 
+/* An ACL without rules (denies everything), for fail-closed defaults. */
+const acl_t *acl_deny_all(void);
+
 acl_t *acl_ref(acl_t *acl);
 void acl_unref(acl_t *acl);
 

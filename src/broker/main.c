@@ -88,7 +88,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    if (sechook_init(&broker, &cfg, err, sizeof(err)) != 0) {
+    if (sechook_init(&broker, &cfg, opt.config_file, err, sizeof(err)) != 0) {
         mlog(MLOG_ERROR, "Error: %s", err);
         broker_destroy(&broker);
         config_free(&cfg);
@@ -96,6 +96,8 @@ int main(int argc, char **argv)
     }
     broker_proto_t ops;
     proto_ops_init(&ops, &broker);
+    if (!ops.on_reload)
+        ops.on_reload = sechook_reload; /* SIGHUP: password and ACL files */
     mlog(MLOG_NOTICE, "midge version %s starting", MIDGE_VERSION);
     server_t *s = server_create(&scfg, &ops);
     broker.server = s;

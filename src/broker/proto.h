@@ -64,10 +64,15 @@ typedef struct broker {
     server_t *server;
     broker_stats_t stats;
     int64_t start_ms; /* msg clock */
-    /* Password and ACL files (security_hooks.h); config is the live
-     * configuration, whose listeners connections point at. */
+    /* Password and ACL files (security_hooks.h): the current snapshot,
+     * swapped on SIGHUP under security_lock (security_gen counts swaps);
+     * config is the configuration the listeners were made from. */
     struct security *security;
+    pthread_mutex_t security_lock;
+    atomic_uint security_gen;
+    bool security_ready;
     const config_t *config;
+    const char *config_path; /* -c FILE, re-read on SIGHUP; NULL without */
     atomic_uint_fast64_t sys_seq;
 } broker_t;
 
@@ -105,8 +110,10 @@ typedef struct client {
     alias_t *alias_out; /* [1..client_alias_max], set by us */
     uint16_t alias_out_used;
 
-    char *username;        /* authenticated name, NULL if anonymous (ACL identity) */
-    size_t listener_index; /* into config->listeners */
+    char *username;            /* authenticated name, NULL if anonymous (ACL identity) */
+    size_t listener_index;     /* into config->listeners */
+    struct security *security; /* the snapshot this client checks against */
+    unsigned security_gen;     /* of b->security_gen when taken */
 } client_t;
 
 /* Per-worker scratch. */

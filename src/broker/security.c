@@ -119,6 +119,11 @@ static const security__scope_t *security__scope(const security_t *s, size_t list
     return &s->scopes[s->listeners[listener_index].scope];
 }
 
+size_t security_listener_count(const security_t *s)
+{
+    return s != NULL ? s->listener_count : 0;
+}
+
 bool security_authenticate(const security_t *s, size_t listener_index,
                            const security_creds_t *creds)
 {
@@ -147,7 +152,10 @@ bool security_authenticate(const security_t *s, size_t listener_index,
 const acl_t *security_acl(const security_t *s, size_t listener_index)
 {
     const security__scope_t *sc = security__scope(s, listener_index);
-    return sc != NULL ? sc->acl : NULL;
+    if (sc == NULL) {
+        return acl_deny_all(); /* an unknown listener gets nothing */
+    }
+    return sc->acl;
 }
 
 bool security_identity_is_username(const security_t *s, size_t listener_index)

@@ -40,6 +40,8 @@ typedef struct security security_t;
 security_t *security_load(const config_t *cfg, char *err, size_t errlen);
 
 security_t *security_ref(security_t *s);
+/* Listeners the snapshot was built for. */
+size_t security_listener_count(const security_t *s);
 void security_unref(security_t *s);
 
 /* What a CONNECT brings. Strings are (pointer, length), not NUL-terminated. */
@@ -62,8 +64,8 @@ bool security_authenticate(const security_t *s, size_t listener_index,
                            const security_creds_t *creds);
 
 /* The ACL for clients of this listener; NULL means no acl_file (allow all
- * but $SYS writes: pass it to acl_check as is). listener_index MUST be one
- * security_authenticate() accepted: out of range also gives NULL. */
+ * but $SYS writes: pass it to acl_check as is). An index out of range gets
+ * acl_deny_all(): fail closed. */
 const acl_t *security_acl(const security_t *s, size_t listener_index);
 
 /* True when the listener takes the username from the client certificate. */

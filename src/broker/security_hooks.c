@@ -10,17 +10,82 @@
 #include "broker/security.h"
 #include "broker/tls.h"
 
-int sechook_init(broker_t *b, const config_t *cfg, char *err, size_t errlen)
+int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, size_t errlen)
 {
     b->config = cfg;
+    b->config_path = path;
     b->security = security_load(cfg, err, errlen);
-    return b->security != NULL ? 0 : -1;
+    if (b->security == NULL) {
+        return -1;
+    }
+    pthread_mutex_init(&b->security_lock, NULL);
+    atomic_init(&b->security_gen, 0);
+    b->security_ready = true;
+    return 0;
 }
 
 void sechook_destroy(broker_t *b)
 {
     security_unref(b->security);
     b->security = NULL;
+    if (b->security_ready) {
+        pthread_mutex_destroy(&b->security_lock);
+        b->security_ready = false;
+    }
+}
+
+void sechook_reload(void *ctx)
+{
+    broker_t *b = ctx;
+    if (b->config_path == NULL || !b->security_ready) {
+        return;
+    }
+    mlog(MLOG_NOTICE, "Reloading config.");
+    config_t nc;
+    char err[512];
+    if (config_load(&nc, b->config_path, err, sizeof(err), NULL, NULL) != 0) {
+        mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
+        return;
+    }
+    if (nc.listener_count != b->config->listener_count ||
+        nc.per_listener_settings != b->config->per_listener_settings) {
+        mlog(MLOG_WARNING, "Warning: listeners and per_listener_settings are not reloaded; "
+                           "keeping the previous password and ACL settings.");
+        config_free(&nc);
+        return;
+    }
+    security_t *fresh = security_load(&nc, err, sizeof(err));
+    config_free(&nc);
+    if (fresh == NULL) {
+        mlog(MLOG_ERROR, "Error: %s; keeping the previous password and ACL files.", err);
+        return;
+    }
+    pthread_mutex_lock(&b->security_lock);
+    security_t *old = b->security;
+    b->security = fresh;
+    atomic_fetch_add(&b->security_gen, 1);
+    pthread_mutex_unlock(&b->security_lock);
+    security_unref(old);
+}
+
+/* The client's snapshot, moved to the broker's current one after a reload. */
+static security_t *sechook__current(client_t *c)
+{
+    broker_t *b = c->b;
+    if (!b->security_ready) {
+        return b->security;
+    }
+    unsigned gen = atomic_load(&b->security_gen);
+    if (c->security == NULL || c->security_gen != gen) {
+        pthread_mutex_lock(&b->security_lock);
+        security_t *s = security_ref(b->security);
+        gen = atomic_load(&b->security_gen);
+        pthread_mutex_unlock(&b->security_lock);
+        security_unref(c->security);
+        c->security = s;
+        c->security_gen = gen;
+    }
+    return c->security;
 }
 
 /* The config listener a connection came in on: its spec.user, set from
@@ -42,13 +107,14 @@ static size_t sechook__listener_index(const broker_t *b, const conn_t *conn)
 bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_id)
 {
     broker_t *b = c->b;
+    security_t *sec = sechook__current(c);
     size_t idx = sechook__listener_index(b, c->conn);
     c->listener_index = idx;
     char name[1024];
     security_creds_t creds = {0};
     const char *username = NULL;
     size_t username_len = 0;
-    if (security_identity_is_username(b->security, idx)) {
+    if (security_identity_is_username(sec, idx)) {
         bool subject = !b->config->listeners[idx].use_identity_as_username;
         if (conn_tls_peer_name(c->conn, subject, name, sizeof(name)) == 0) {
             creds.cert_identity = name;
@@ -67,7 +133,7 @@ bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_i
             creds.password_len = cn->password.len;
         }
     }
-    if (!security_authenticate(b->security, idx, &creds)) {
+    if (!security_authenticate(sec, idx, &creds)) {
         return false;
     }
     free(c->username);
@@ -90,7 +156,7 @@ bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_i
 
 bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *client_id)
 {
-    const acl_t *acl = security_acl(c->b->security, c->listener_index);
+    const acl_t *acl = security_acl(sechook__current(c), c->listener_index);
     if (acl != NULL && !acl_check(acl, client_id, c->username, (const char *)cn->will_topic.data,
                                   cn->will_topic.len, ACL_WRITE)) {
         mlog(MLOG_NOTICE, "Denied will topic %.*s of client %s: the will is dropped.",
@@ -100,9 +166,9 @@ bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *cli
     return true;
 }
 
-static const acl_t *sechook__acl(const client_t *c)
+static const acl_t *sechook__acl(client_t *c)
 {
-    return c->b->security != NULL ? security_acl(c->b->security, c->listener_index) : NULL;
+    return security_acl(sechook__current(c), c->listener_index);
 }
 
 static const char *sechook__client_id(const client_t *c)
@@ -133,4 +199,6 @@ void sechook_client_free(client_t *c)
 {
     free(c->username);
     c->username = NULL;
+    security_unref(c->security);
+    c->security = NULL;
 }

@@ -1,9 +1,14 @@
 /*
  * Where the protocol layer asks the security snapshot (security.h): one
  * call per decision, each taking the client, so the handlers stay one line
- * per check. broker_t holds the snapshot (b->security) and the live
- * configuration (b->config) it was built from; a client records its
- * username and listener at CONNECT.
+ * per check. Every call runs on the client's worker.
+ *
+ * Reload: on SIGHUP sechook_reload() re-reads the configuration file and
+ * the password and ACL files it names into a new snapshot; if any of them
+ * is broken it logs "file:line: reason" and keeps the old one. Each client
+ * holds a reference to the snapshot it checks against and moves to the new
+ * one at its next check, so connections are never dropped, new logins use
+ * the new passwords, and ACL changes apply to existing subscriptions.
  */
 #ifndef MIDGE_BROKER_SECURITY_HOOKS_H
 #define MIDGE_BROKER_SECURITY_HOOKS_H
@@ -15,10 +20,14 @@
 #include "broker/proto.h"
 #include "mqtt/mqtt.h"
 
-/* Loads password and ACL files of cfg into b (cfg must outlive b). 0, or
- * -1 with "file:line: reason" in err. */
-int sechook_init(broker_t *b, const config_t *cfg, char *err, size_t errlen);
+/* Loads password and ACL files of cfg into b (cfg must outlive b; path is
+ * the file it came from, NULL without -c). 0, or -1 with "file:line:
+ * reason" in err. */
+int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, size_t errlen);
 void sechook_destroy(broker_t *b);
+
+/* broker_proto_t.on_reload: ctx is the broker_t. */
+void sechook_reload(void *ctx);
 
 /*
  * CONNECT: the username/password (or certificate identity). On success
@@ -39,7 +48,7 @@ bool sechook_can_subscribe(client_t *c, mqtt_bytes_t filter);
 /* A message about to be sent to the client (ACL read). */
 bool sechook_can_receive(client_t *c, const char *topic, size_t len);
 
-/* Frees what sechook_connect recorded on the client. */
+/* Frees what the hooks recorded on the client. */
 void sechook_client_free(client_t *c);
 
 #endif

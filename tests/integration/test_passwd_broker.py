@@ -251,3 +251,63 @@ def test_config_error_names_file_and_line(workdir):
     r = subprocess.run([midge_binary(), "-c", conf], capture_output=True, timeout=30, text=True)
     assert r.returncode != 0
     assert "midge.conf:3: invalid allow_anonymous value 'perhaps'" in r.stdout + r.stderr
+
+
+def _hup_and_wait(b, marker_count):
+    """SIGHUP, then wait (bounded) until the log shows one more reload."""
+    import signal
+    import time
+    b.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if b.log_text().count("Reloading config.") >= marker_count:
+            time.sleep(0.2)  # the swap follows the log line
+            return
+        time.sleep(0.05)
+    raise AssertionError("no reload in the log:\n" + b.log_text()[-2000:])
+
+
+def test_sighup_reloads_passwords_and_acl(workdir):
+    pw = make_passwords(workdir)
+    acl = os.path.join(workdir, "acl")
+    with open(acl, "w") as f:
+        f.write(ACL)
+    b = start_midge(workdir, config="listener {port} 127.0.0.1\npassword_file %s\n"
+                    "acl_file %s\n" % (pw, acl))
+    try:
+        reader = login(b, "alice", client_id="alice-reader")
+        writer = login(b, "alice")
+        assert reader.subscribe([("alice/#", 0)]).codes == [0]
+        writer.publish("alice/1", b"before", qos=1)
+        assert reader.recv_publish().payload == b"before"
+
+        # New password for alice, and alice loses read access to alice/#.
+        subprocess.run([MOSQUITTO_PASSWD, "-b", pw, "alice", "new-pass"], check=True,
+                       capture_output=True, timeout=30)
+        with open(acl, "w") as f:
+            f.write(ACL.replace("topic readwrite alice/#", "topic write alice/#"))
+        _hup_and_wait(b, 1)
+
+        # Connected clients stay connected; the new ACL applies to them.
+        reader.ping()
+        writer.publish("alice/2", b"after", qos=1)
+        reader.nothing(0.5)
+        assert connack(b.port, 5, username="alice", password="a-pass") == 0x87
+        assert connack(b.port, 5, username="alice", password="new-pass") == 0
+
+        # A broken file on reload: logged with file:line, old settings kept.
+        with open(pw, "a") as f:
+            f.write("mallory:plaintext\n")
+        _hup_and_wait(b, 2)
+        assert connack(b.port, 5, username="alice", password="new-pass") == 0
+        import time
+        deadline = time.monotonic() + 5
+        while "keeping the previous" not in b.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "pw:%d: " % 4 in b.log_text()
+        assert "keeping the previous" in b.log_text()
+        reader.ping()
+        reader.disconnect()
+        writer.disconnect()
+    finally:
+        b.check_clean(b.stop())

@@ -53,6 +53,10 @@ TEST(no_password_file)
     CHECK(auth(s, 0, "foo", "bar"));
     CHECK(!auth(s, 1, NULL, NULL));
     CHECK(security_acl(s, 0) == NULL);
+    /* An unknown listener fails closed. */
+    CHECK(security_acl(s, 7) == acl_deny_all());
+    CHECK(!acl_check(security_acl(s, 7), "c", NULL, "a", 1, ACL_READ));
+    CHECK_EQ_INT(security_listener_count(s), 1);
     CHECK(security_allow_zero_length_clientid(s, 0));
     CHECK(strcmp(security_auto_id_prefix(s, 0), "auto-") == 0);
     security_unref(s);
