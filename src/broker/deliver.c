@@ -109,8 +109,8 @@ int deliver_route(broker_t *b, msg_t *m, session_t *publisher)
 
 void deliver_publish(broker_t *b, msg_t *m, session_t *publisher)
 {
-    if (m->retain)
-        retain_set(b->retain, m);
+    if (m->retain && retain_set(b->retain, m) == 0)
+        persist_retained(b, m);
     deliver_route(b, m, publisher);
 }
 

@@ -12,6 +12,7 @@
 #include "broker/log.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
+#include "broker/store.h"
 
 /* Writes a CONNACK. v5 properties in Mosquitto's order: Topic Alias
  * Maximum, Assigned Client Identifier, Server Keep Alive, Receive Maximum,
@@ -167,6 +168,8 @@ static int bind_session(client_t *c, const char *id, size_t len, bool clean_star
     s->epoch++;
     atomic_store_explicit(&s->online, true, memory_order_relaxed);
     session_out_resume(s, c->client_receive_max);
+    if (session_store(s))
+        store_session_save(session_store(s), s);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&t->lock);
 

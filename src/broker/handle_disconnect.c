@@ -5,6 +5,7 @@
  */
 #include "broker/log.h"
 #include "broker/proto.h"
+#include "broker/store.h"
 
 void handle_disconnect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
 {
@@ -22,8 +23,11 @@ void handle_disconnect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t
         }
         session_t *s = c->session;
         pthread_mutex_lock(&s->lock);
-        if (s->conn == c)
+        if (s->conn == c) {
             s->expiry_interval = d->props.session_expiry_interval;
+            if (session_store(s))
+                store_session_save(session_store(s), s);
+        }
         pthread_mutex_unlock(&s->lock);
     }
     c->graceful = !(c->version == MQTT_V5 && d->reason == MQTT_RC_DISCONNECT_WITH_WILL);

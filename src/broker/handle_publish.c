@@ -160,6 +160,8 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     } else {
         if (m->retain && retain_set(b->retain, m) != 0)
             mlog(MLOG_WARNING, "Out of memory storing a retained message on %s.", m->topic);
+        else if (m->retain)
+            persist_retained(b, m);
         n = deliver_route(b, m, s);
     }
     msg_unref(m);

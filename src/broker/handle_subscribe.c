@@ -95,9 +95,9 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         existed[i] = replaced;
         if (rc == TT_OK) {
             reasons[i] = qos;
-            if (b->sessions.store)
-                b->sessions.store->ops->sub_put(
-                    b->sessions.store, (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
+            if (session_store(s))
+                session_store(s)->ops->sub_put(
+                    session_store(s), (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
                     e.filter, options, sub_id);
             mlog(MLOG_DEBUG, "%s %u %.*s", s->client_id, qos, (int)e.filter.len,
                  (const char *)e.filter.data);

@@ -32,9 +32,9 @@ void handle_unsubscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_
         int rc = tt_unsubscribe(b->tree, s, e.filter);
         if (rc == TT_OK) {
             reasons[i] = MQTT_RC_SUCCESS;
-            if (b->sessions.store)
-                b->sessions.store->ops->sub_delete(
-                    b->sessions.store, (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
+            if (session_store(s))
+                session_store(s)->ops->sub_delete(
+                    session_store(s), (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
                     e.filter);
         } else if (rc == TT_ERR_NOT_FOUND) {
             reasons[i] = MQTT_RC_NO_SUBSCRIPTION_EXISTED;

@@ -94,6 +94,11 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    if (persist_open(&broker, &cfg) != 0) {
+        broker_destroy(&broker);
+        config_free(&cfg);
+        return 1;
+    }
     broker_proto_t ops;
     proto_ops_init(&ops, &broker);
     if (!ops.on_reload)
@@ -110,6 +115,7 @@ int main(int argc, char **argv)
         server_destroy(s);
     mlog(MLOG_NOTICE, "midge version %s terminating", MIDGE_VERSION);
     broker_destroy(&broker);
+    persist_close(&broker);
     config_free(&cfg);
     return rc;
 }

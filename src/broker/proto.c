@@ -341,8 +341,10 @@ static void on_worker_start(void *ctx, worker_t *w)
     wtimer_init(&wc->sys_timer);
     wtimer_init(&wc->retain_timer);
     worker_set_proto(w, wc);
-    if (worker_id(w) == 0)
+    if (worker_id(w) == 0) {
         sys_start(wc);
+        will_arm_restored(wc);
+    }
 }
 
 static void on_worker_stop(void *ctx, worker_t *w)

@@ -206,6 +206,19 @@ void session_end(broker_t *b, session_t *s);
 /* Drops a will a reconnecting client makes obsolete. s->lock held. */
 void will_cancel_locked(session_t *s);
 
+/* ---- persistence (persist.c) ---- */
+
+/* Opens the durable store if cfg asks for persistence and rebuilds the
+ * broker's state from it; call before the workers start. 0 or -1. */
+int persist_open(broker_t *b, const config_t *cfg);
+/* After the workers stopped and before broker_destroy. */
+void persist_close(broker_t *b);
+/* Journals m as the retained message of its topic (cleared by an empty
+ * payload); $SYS topics are not kept. */
+void persist_retained(broker_t *b, msg_t *m);
+/* Starts expiry timers for sessions restored from the store (worker 0). */
+void will_arm_restored(wctx_t *wc);
+
 /* ---- $SYS (sys_topics.c) ---- */
 void sys_start(wctx_t *wc);
 void sys_publish_now(broker_t *b);

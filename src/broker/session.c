@@ -223,7 +223,7 @@ void session_out_free(session_table_t *t, session_out_t *e)
 
 static void out_forget(session_t *s, session_out_t *e)
 {
-    if (s->table->store && e->qos > 0)
+    if (session_store(s) && e->qos > 0)
         store_out_delete(s->table->store, s->client_id, s->id_len, e->seq);
 }
 
@@ -257,7 +257,7 @@ bool session_out_push(session_t *s, session_out_t *e)
     e->seq = ++s->next_seq;
     e->state = OUT_QUEUED;
     list_append(&s->queue, e);
-    if (s->table->store && e->qos > 0)
+    if (session_store(s) && e->qos > 0)
         store_out_put(s->table->store, s, e);
     return true;
 }
@@ -306,7 +306,7 @@ session_out_t *session_out_next(session_t *s, uint64_t now_ms)
         e->packet_id = id;
         e->state = e->qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
         list_append(&s->inflight, e);
-        if (s->table->store)
+        if (session_store(s))
             store_out_put(s->table->store, s, e);
         return e;
     }
@@ -349,7 +349,7 @@ session_out_t *session_out_pubrec(session_t *s, uint16_t packet_id, uint8_t reas
     e->msg = NULL;
     s->inflight.bytes -= e->bytes;
     e->bytes = 0;
-    if (s->table->store)
+    if (session_store(s))
         store_out_put(s->table->store, s, e);
     return e;
 }
@@ -374,6 +374,13 @@ void session_out_resume(session_t *s, uint16_t client_receive_max)
         if (e->state == OUT_WAIT_PUBACK || e->state == OUT_WAIT_PUBREC)
             e->dup = true;
     }
+}
+
+void session_out_restore(session_t *s, session_out_t *e)
+{
+    list_append(e->state == OUT_QUEUED ? &s->queue : &s->inflight, e);
+    if (e->seq > s->next_seq)
+        s->next_seq = e->seq;
 }
 
 void session_out_offline(session_t *s)
@@ -420,7 +427,7 @@ int session_in_qos2_add(session_t *s, uint16_t packet_id, size_t max)
         s->in_qos2_cap = cap;
     }
     s->in_qos2[s->in_qos2_count++] = packet_id;
-    if (s->table->store)
+    if (session_store(s))
         store_in_put(s->table->store, s->client_id, s->id_len, packet_id);
     return 1;
 }
@@ -430,7 +437,7 @@ bool session_in_qos2_release(session_t *s, uint16_t packet_id)
     for (size_t i = 0; i < s->in_qos2_count; i++) {
         if (s->in_qos2[i] == packet_id) {
             s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
-            if (s->table->store)
+            if (session_store(s))
                 store_in_delete(s->table->store, s->client_id, s->id_len, packet_id);
             return true;
         }

@@ -136,6 +136,14 @@ void session_remove_locked(session_table_t *t, session_t *s);
 void session_ref(session_t *s);
 void session_release(session_t *s);
 
+/* The store that journals s, or NULL: only sessions that outlive their
+ * connection (non-zero expiry) are journalled; the rest would only cost
+ * writes that nothing ever reads. s->lock held (or s owned). */
+static inline struct store *session_store(const session_t *s)
+{
+    return s->expiry_interval ? s->table->store : NULL;
+}
+
 /* ---- outgoing QoS state ---- */
 
 /* A zeroed entry holding msg (the caller's reference moves into it). */
@@ -174,6 +182,10 @@ session_out_t *session_out_pubrec(session_t *s, uint16_t packet_id, uint8_t reas
  * OUT_WAIT_PUBACK/PUBREC, PUBREL for OUT_WAIT_PUBCOMP). Sets the window
  * from the client's Receive Maximum. */
 void session_out_resume(session_t *s, uint16_t client_receive_max);
+
+/* Puts back an entry read from the store (seq, packet_id, state set):
+ * queued or in flight by its state. Nothing is journalled. */
+void session_out_restore(session_t *s, session_out_t *e);
 
 /* The connection ended: QoS 0 deliveries are dropped (never kept for an
  * offline client). */

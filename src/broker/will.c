@@ -109,6 +109,26 @@ static void timer_add(wctx_t *wc, session_t *s, uint64_t epoch, bool expiry, uin
         timer_free(x);
 }
 
+void will_arm_restored(wctx_t *wc)
+{
+    session_table_t *t = &wc->b->sessions;
+    if (!t->store)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        for (session_t *s = t->buckets[i]; s; s = s->hnext) {
+            pthread_mutex_lock(&s->lock);
+            bool arm = !s->conn && s->expiry_interval && s->expiry_interval != UINT32_MAX;
+            uint64_t epoch = s->epoch;
+            uint32_t expiry = s->expiry_interval;
+            pthread_mutex_unlock(&s->lock);
+            if (arm)
+                timer_add(wc, s, epoch, true, (uint64_t)expiry * 1000u);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
 void will_worker_stop(wctx_t *wc)
 {
     while (wc->timers) {
