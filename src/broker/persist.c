@@ -87,8 +87,7 @@ static int ld_session(void *ctx, const store_session_t *rec)
     return s ? 0 : -1;
 }
 
-static int ld_sub(void *ctx, mqtt_bytes_t id, mqtt_bytes_t filter, uint8_t options,
-                  uint32_t sub_id)
+static int ld_sub(void *ctx, mqtt_bytes_t id, mqtt_bytes_t filter, uint8_t options, uint32_t sub_id)
 {
     loader_ctx_t *lc = ctx;
     session_t *s = find(lc, id);
@@ -110,9 +109,8 @@ static int ld_out(void *ctx, mqtt_bytes_t id, const store_out_t *o, const store_
         session_release(s);
         return 0; /* nothing to send: dropped */
     }
-    session_out_t *e =
-        session_out_new(m, o->qos, o->retain, m ? m->payload_len : 0,
-                        m && msg_has_expiry(m) ? (uint64_t)m->expiry_at : 0);
+    session_out_t *e = session_out_new(m, o->qos, o->retain, m ? m->payload_len : 0,
+                                       m && msg_has_expiry(m) ? (uint64_t)m->expiry_at : 0);
     if (!e) {
         msg_unref(m);
         session_release(s);
@@ -193,7 +191,8 @@ int persist_open(broker_t *b, const config_t *cfg)
         return -1;
     }
     b->sessions.store = st;
-    mlog(MLOG_NOTICE, "Restored %zu sessions, %zu queued messages and %zu retained messages from %s.",
+    mlog(MLOG_NOTICE,
+         "Restored %zu sessions, %zu queued messages and %zu retained messages from %s.",
          lc.sessions, lc.messages, lc.retained, path);
     return 0;
 }
