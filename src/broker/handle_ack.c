@@ -23,12 +23,14 @@ void handle_ack(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
     case MQTT_PUBACK:
         pthread_mutex_lock(&s->lock);
         done = session_out_puback(s, a->packet_id);
+        s->acked_at = worker_now_ms(c->worker);
         pthread_mutex_unlock(&s->lock);
         window_moved = done != NULL;
         break;
     case MQTT_PUBREC: {
         pthread_mutex_lock(&s->lock);
         session_out_t *e = session_out_pubrec(s, a->packet_id, a->reason);
+        s->acked_at = worker_now_ms(c->worker);
         bool finished = e && e->state == OUT_WAIT_PUBREC; /* v5 failure reason */
         if (finished)
             done = e;
@@ -51,6 +53,7 @@ void handle_ack(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
     case MQTT_PUBCOMP:
         pthread_mutex_lock(&s->lock);
         done = session_out_pubcomp(s, a->packet_id);
+        s->acked_at = worker_now_ms(c->worker);
         pthread_mutex_unlock(&s->lock);
         window_moved = done != NULL;
         break;

@@ -14,9 +14,9 @@
 #include "broker/security_hooks.h"
 #include "broker/store.h"
 
-/* Writes a CONNACK. v5 properties in Mosquitto's order: Topic Alias
- * Maximum, Assigned Client Identifier, Server Keep Alive, Receive Maximum,
- * Maximum QoS, Retain Available, Maximum Packet Size. */
+/* Writes a CONNACK. v5 properties in Mosquitto 2.0's order: Topic Alias
+ * Maximum, Server Keep Alive, Assigned Client Identifier, Retain Available,
+ * Maximum Packet Size, Receive Maximum, Maximum QoS. */
 static void send_connack(client_t *c, bool present, uint8_t rc, const char *assigned,
                          int server_keepalive)
 {
@@ -29,6 +29,11 @@ static void send_connack(client_t *c, bool present, uint8_t rc, const char *assi
             p[n++] = (uint8_t)(b->max_topic_alias >> 8);
             p[n++] = (uint8_t)b->max_topic_alias;
         }
+        if (server_keepalive >= 0) {
+            p[n++] = MQTT_PROP_SERVER_KEEP_ALIVE;
+            p[n++] = (uint8_t)(server_keepalive >> 8);
+            p[n++] = (uint8_t)server_keepalive;
+        }
         if (assigned) {
             size_t len = strlen(assigned);
             p[n++] = MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER;
@@ -36,20 +41,6 @@ static void send_connack(client_t *c, bool present, uint8_t rc, const char *assi
             p[n++] = (uint8_t)len;
             memcpy(p + n, assigned, len);
             n += len;
-        }
-        if (server_keepalive >= 0) {
-            p[n++] = MQTT_PROP_SERVER_KEEP_ALIVE;
-            p[n++] = (uint8_t)(server_keepalive >> 8);
-            p[n++] = (uint8_t)server_keepalive;
-        }
-        if (b->max_inflight != 65535) {
-            p[n++] = MQTT_PROP_RECEIVE_MAXIMUM;
-            p[n++] = (uint8_t)(b->max_inflight >> 8);
-            p[n++] = (uint8_t)b->max_inflight;
-        }
-        if (b->max_qos < 2) {
-            p[n++] = MQTT_PROP_MAXIMUM_QOS;
-            p[n++] = b->max_qos;
         }
         if (!b->retain_available) {
             p[n++] = MQTT_PROP_RETAIN_AVAILABLE;
@@ -61,6 +52,15 @@ static void send_connack(client_t *c, bool present, uint8_t rc, const char *assi
             p[n++] = (uint8_t)(b->max_packet_size >> 16);
             p[n++] = (uint8_t)(b->max_packet_size >> 8);
             p[n++] = (uint8_t)b->max_packet_size;
+        }
+        if (b->max_inflight != 65535) {
+            p[n++] = MQTT_PROP_RECEIVE_MAXIMUM;
+            p[n++] = (uint8_t)(b->max_inflight >> 8);
+            p[n++] = (uint8_t)b->max_inflight;
+        }
+        if (b->max_qos < 2) {
+            p[n++] = MQTT_PROP_MAXIMUM_QOS;
+            p[n++] = b->max_qos;
         }
     }
     uint8_t out[600];

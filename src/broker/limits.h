@@ -49,4 +49,7 @@
  * reading. */
 #define MIDGE_MAX_ONLINE_QUEUED 100000
 
+/* A client that acknowledged within this many ms counts as reading. */
+#define MIDGE_PROGRESS_MS 1000
+
 #endif

@@ -17,33 +17,6 @@
 #define MIDGE_VERSION "0.1.0"
 #endif
 
-static int listeners_from_config(server_config_t *scfg, const config_t *cfg,
-                                 const broker_options_t *opt)
-{
-    for (size_t i = 0; i < cfg->listener_count; i++) {
-        const config_listener_t *l = &cfg->listeners[i];
-        listener_spec_t spec = {
-            .host = l->bind_address,
-            .port = l->port,
-            .max_connections = l->max_connections,
-            .tcp_nodelay = cfg->set_tcp_nodelay,
-            .user = (void *)l, /* security_hooks.c finds the listener's settings */
-        };
-        if (l->local_only) {
-            /* Mosquitto 2.0 without a listener: loopback only, both
-             * families, ::1 optional on hosts without IPv6. */
-            spec.host = "127.0.0.1";
-            if (server_config_add_listener(scfg, &spec) != 0)
-                return -1;
-            spec.host = "::1";
-            spec.optional = true;
-        }
-        if (server_config_add_listener(scfg, &spec) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     broker_options_t opt;
@@ -73,11 +46,12 @@ int main(int argc, char **argv)
     scfg.threads = options_thread_count(&opt);
     int rc = 1;
     if (opt.config_file || opt.port_count <= 1)
-        rc = listeners_from_config(&scfg, &cfg, &opt);
+        rc = server_config_from_config(&scfg, &cfg, scfg.threads);
     else
         rc = server_config_from_options(&scfg, &opt); /* several -p ports */
+    scfg.handle_signals = true;
     if (rc != 0) {
-        mlog(MLOG_ERROR, "Error: too many listeners.");
+        mlog(MLOG_ERROR, "Error: cannot set up the listeners.");
         config_free(&cfg);
         return 1;
     }

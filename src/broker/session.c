@@ -2,10 +2,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker/store.h"
 
 #define SESSION_BUCKETS_INITIAL 1024
+
+static uint64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static uint64_t id_hash(const char *id, size_t len)
 {
@@ -231,20 +239,26 @@ bool session_out_push(session_t *s, session_out_t *e)
 {
     const session_limits_t *lim = &s->table->limits;
     bool ok = !s->ended;
-    /* Offline, max_queued_messages bounds the queue. Online, what fits the
-     * window does not count, and the bound is at least max_online_queued:
-     * publishers on other workers can get ahead of a reading client by a
-     * burst that Mosquitto's one loop never lets build up. */
+    /* Offline, max_queued_messages bounds the queue; online, what fits the
+     * window does not count. A client that is acknowledging (it did within
+     * MIDGE_PROGRESS_MS) may queue up to max_online_queued: publishers on
+     * other workers get ahead of a reading client by bursts that
+     * Mosquitto's single loop never lets build up. A stalled client gets
+     * Mosquitto's bound. */
     uint64_t limit = lim->max_queued_messages;
-    if (s->conn && limit && limit < lim->max_online_queued)
-        limit = lim->max_online_queued;
     if (ok && e->qos == 0) {
+        if (s->conn && limit && limit < lim->max_online_queued)
+            limit = lim->max_online_queued;
         ok = s->conn != NULL && (limit == 0 || s->queue.count < limit);
     } else if (ok) {
         size_t room = s->conn && s->inflight.count < s->window ? s->window - s->inflight.count : 0;
         size_t waiting = s->queue.count >= room ? s->queue.count - room : 0;
-        if (limit && waiting >= limit)
-            ok = false;
+        if (limit && waiting >= limit) {
+            bool progressing =
+                s->conn && s->acked_at && mono_now() - s->acked_at < MIDGE_PROGRESS_MS;
+            if (!progressing || waiting >= lim->max_online_queued)
+                ok = false;
+        }
         if (lim->max_queued_bytes && s->queue.bytes + e->bytes > lim->max_queued_bytes &&
             s->queue.count >= room)
             ok = false;

@@ -94,6 +94,7 @@ struct session {
     uint16_t next_packet_id;
     uint64_t next_seq;
     uint64_t dropped;  /* deliveries refused by the queue limits */
+    uint64_t acked_at; /* CLOCK_MONOTONIC ms of the client's last ack; 0 none */
     uint16_t *in_qos2; /* incoming QoS 2 packet ids awaiting PUBREL */
     size_t in_qos2_count;
     size_t in_qos2_cap;
