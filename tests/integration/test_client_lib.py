@@ -235,6 +235,31 @@ def test_tls_mutual(workdir, pki, broker_kind):
         stop_broker(b)
 
 
+def test_tls_alpn_is_offered(pki):
+    port = free_port()
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-naccept", "2",
+                            "-cert", os.path.join(pki, "server.crt"),
+                            "-key", os.path.join(pki, "server.key"), "-alpn", "mqtt"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    try:
+        from conftest import wait_for_port
+        wait_for_port(port, proc=srv)  # takes the first of the two accepts
+        client = subprocess.Popen([midge_binary("midge_client_check"), "fail", str(port),
+                                   "cafile=" + os.path.join(pki, "ca.crt"), "alpn=mqtt"],
+                                  stdout=subprocess.PIPE)
+        seen = read_line(srv, "ALPN protocols advertised by the client", timeout=15)
+        assert "mqtt" in seen, seen
+        srv.kill()
+        srv.wait()
+        out = client.communicate(timeout=30)[0].decode()
+        assert "ERROR" in out, out  # the server went away without CONNACK
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+
+
 # ---- fake brokers ----
 
 def recv_exact(s, n):

@@ -3,7 +3,7 @@
  *
  *   midge_client_check SCENARIO PORT [key=value ...]
  *
- * keys: host, v (3/4/5), cafile, capath, cert, key, insecure=1, tlsver, user, pass,
+ * keys: host, v (3/4/5), cafile, capath, alpn, cert, key, insecure=1, tlsver, user, pass,
  * topic (a prefix unique to the test), maxpkt (incoming limit), ka (keep
  * alive seconds), n (message count), size (payload bytes), qos, rxmax (MQTT 5
  * Receive Maximum announced by "recv"). Exits 0 and prints "OK" when the
@@ -25,7 +25,7 @@
 static const char *opt_host = "127.0.0.1";
 static int opt_port;
 static int opt_version = 4;
-static const char *opt_capath;
+static const char *opt_capath, *opt_alpn;
 static const char *opt_cafile, *opt_cert, *opt_key, *opt_tlsver, *opt_user, *opt_pass;
 static int opt_insecure;
 static const char *opt_topic = "midge-check";
@@ -199,6 +199,7 @@ static midge_client_t *make(const char *id, obs_t *o, int version)
     if (opt_cafile || opt_capath) {
         midge_tls_t t = {.cafile = opt_cafile,
                          .capath = opt_capath,
+                         .alpn = opt_alpn,
                          .certfile = opt_cert,
                          .keyfile = opt_key,
                          .tls_version = opt_tlsver,
@@ -1065,6 +1066,8 @@ int main(int argc, char **argv)
             opt_cafile = v;
         else if (!strcmp(k, "capath"))
             opt_capath = v;
+        else if (!strcmp(k, "alpn"))
+            opt_alpn = v;
         else if (!strcmp(k, "cert"))
             opt_cert = v;
         else if (!strcmp(k, "key"))
