@@ -28,7 +28,7 @@ static uint32_t ka_ms(const midge_lite_t *c)
 
 static void drop(midge_lite_t *c)
 {
-    c->state &= (uint8_t)~(ST_CONNECTED | ST_PING);
+    c->state &= (uint8_t) ~(ST_CONNECTED | ST_PING);
     c->rx_have = 0;
     c->rx_header = 0;
     if (c->tr->close)
@@ -186,15 +186,35 @@ typedef struct {
 static uint8_t prop_kind(uint8_t id)
 {
     switch (id) {
-    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+    case 0x01:
+    case 0x17:
+    case 0x19:
+    case 0x24:
+    case 0x25:
+    case 0x28:
+    case 0x29:
+    case 0x2A:
         return 1;
-    case 0x13: case 0x21: case 0x22: case 0x23:
+    case 0x13:
+    case 0x21:
+    case 0x22:
+    case 0x23:
         return 2;
-    case 0x02: case 0x11: case 0x18: case 0x27:
+    case 0x02:
+    case 0x11:
+    case 0x18:
+    case 0x27:
         return 4;
     case 0x0B:
         return 0xF0;
-    case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C:
+    case 0x03:
+    case 0x08:
+    case 0x09:
+    case 0x12:
+    case 0x15:
+    case 0x16:
+    case 0x1A:
+    case 0x1C:
     case 0x1F:
         return 0xF1;
     case 0x26:

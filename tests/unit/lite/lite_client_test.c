@@ -68,12 +68,24 @@ int main(int argc, char **argv)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         need(argc, i, 1);
         switch (argv[i][1]) {
-        case 'p': sock.port = (uint16_t)atoi(argv[++i]); break;
-        case 'i': cfg.client_id = argv[++i]; break;
-        case 'k': cfg.keepalive = (uint16_t)atoi(argv[++i]); break;
-        case 'u': cfg.user = argv[++i]; break;
-        case 'P': cfg.password = argv[++i]; break;
-        case 'b': cfg.tx_cap = cfg.rx_cap = (uint16_t)atoi(argv[++i]); break;
+        case 'p':
+            sock.port = (uint16_t)atoi(argv[++i]);
+            break;
+        case 'i':
+            cfg.client_id = argv[++i];
+            break;
+        case 'k':
+            cfg.keepalive = (uint16_t)atoi(argv[++i]);
+            break;
+        case 'u':
+            cfg.user = argv[++i];
+            break;
+        case 'P':
+            cfg.password = argv[++i];
+            break;
+        case 'b':
+            cfg.tx_cap = cfg.rx_cap = (uint16_t)atoi(argv[++i]);
+            break;
         case 'w':
             need(argc, i, 3);
             will_topic = argv[i + 1];
@@ -81,7 +93,9 @@ int main(int argc, char **argv)
             will_qos = atoi(argv[i + 3]);
             i += 3;
             break;
-        default: fprintf(stderr, "unknown option %s\n", argv[i]); return 2;
+        default:
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
         }
     }
     done("init", midge_lite_init(&c, &cfg));

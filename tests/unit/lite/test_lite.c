@@ -14,7 +14,7 @@
 typedef struct {
     uint8_t in[4096]; /* broker -> client */
     size_t in_len, in_pos;
-    size_t chunk; /* max bytes per recv (partial reads) */
+    size_t chunk;      /* max bytes per recv (partial reads) */
     uint8_t out[8192]; /* client -> broker, last packets */
     size_t out_len;
     uint32_t now;
@@ -347,7 +347,8 @@ TEST(too_large_for_buffers_is_an_error)
     memset(big, 'p', sizeof(big));
     memset(topic, 't', sizeof(topic));
     topic[299] = 0;
-    CHECK_EQ_INT(midge_lite_publish(&cl, "a", big, 251 - (V5 ? 1 : 0), 0, 0), MIDGE_LITE_ERR_TOO_LARGE);
+    CHECK_EQ_INT(midge_lite_publish(&cl, "a", big, 251 - (V5 ? 1 : 0), 0, 0),
+                 MIDGE_LITE_ERR_TOO_LARGE);
     CHECK_EQ_INT(midge_lite_publish(&cl, "a", big, 300, 0, 1), MIDGE_LITE_ERR_TOO_LARGE);
     CHECK_EQ_INT(midge_lite_publish(&cl, topic, big, 1, 0, 0), MIDGE_LITE_ERR_TOO_LARGE);
     CHECK_EQ_INT(midge_lite_subscribe(&cl, topic, 0), MIDGE_LITE_ERR_TOO_LARGE);
@@ -538,7 +539,8 @@ TEST(unexpected_acks_are_handled)
 #if V5
 TEST(v5_properties)
 {
-    static const uint8_t connack[] = {0x20, 14, 0, 0, 11, 0x13, 0, 7, 0x27, 0, 0, 0, 40, 0x1F, 0, 0};
+    static const uint8_t connack[] = {0x20, 14, 0, 0, 11, 0x13, 0, 7,
+                                      0x27, 0,  0, 0, 40, 0x1F, 0, 0};
     /* PUBLISH with user property and subscription id, then topic alias */
     static const uint8_t pub[] = {0x30, 14, 0, 1, 'a', 9, 0x26, 0, 1, 'k', 0, 1, 'v', 0x0B, 5, 'z'};
     static const uint8_t alias[] = {0x30, 7, 0, 1, 'a', 3, 0x23, 0, 1};
