@@ -4,7 +4,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 ARGS ?=
 
-.PHONY: all build asan run test unit integration fuzz bench format format-check clean
+.PHONY: all build asan run test unit integration fuzz bench format format-check clean size
 
 all: build
 
@@ -47,6 +47,11 @@ format:
 
 format-check:
 	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
+
+# midge-lite's Cortex-M4 footprint (both builds) against its targets.
+size:
+	@scripts/deps.sh test
+	@scripts/size.sh build/size
 
 clean:
 	rm -rf build build-asan
