@@ -310,3 +310,21 @@ def test_broker_survives_garbage(any_broker):
                 pass  # an incomplete packet may just wait: fine
     with R.connected(any_broker.port, "after") as c:
         c.ping()
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_qos0_publish_with_dup_midge(midge, version):
+    """DUP must be 0 at QoS 0 (spec 3.3.1.1): malformed. Mosquitto 2.0.11
+    accepts it."""
+    got = answer(midge, R.publish("t", b"x", qos=0, dup=True, version=version), version)
+    assert got == (v5_disconnect(0x81) if version == 5 else CLOSE)
+
+
+def test_v5_publish_to_share_topic_not_authorized(any_broker):
+    """A PUBLISH whose topic starts with $share/ is refused with 0x87 and
+    reaches nobody, as in Mosquitto."""
+    with R.connected(any_broker.port, "s", version=5) as s:
+        s.subscribe([("$share/g/t", 1)])
+        with R.connected(any_broker.port, "p", version=5) as p:
+            assert p.publish("$share/g/t", b"x", qos=1).reason == 0x87
+        s.nothing(0.3)
