@@ -4,7 +4,8 @@ JOBS := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 ARGS ?=
 
-.PHONY: all build asan run test unit integration fuzz bench format format-check clean size
+.PHONY: all build asan run test unit integration fuzz bench format format-check clean size \
+	install deb
 
 all: build
 
@@ -41,6 +42,23 @@ integration:
 bench: build
 	@scripts/deps.sh bench
 	scripts/run-bench.sh build
+
+# PREFIX (default /usr/local) and DESTDIR (staging root) as usual. The
+# prefix is set when configuring, since it decides where the configuration
+# goes (/etc for PREFIX=/usr, PREFIX/etc otherwise).
+PREFIX ?= /usr/local
+install:
+	@scripts/deps.sh build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build build -j$(JOBS)
+	cmake --install build
+
+# A Debian package of the release build, in build/ (installs under /usr).
+deb:
+	@scripts/deps.sh build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build build -j$(JOBS)
+	cd build && cpack -G DEB
 
 format:
 	@git ls-files '*.c' '*.h' | xargs -r clang-format -i
