@@ -175,3 +175,41 @@ def test_will_keepalive_timeout_fast_midge(midge):
         assert w.recv_publish(timeout=4).payload == b"gone"
         assert time.monotonic() - t0 <= 3.0
         c.close()
+
+
+def test_v5_takeover_sends_will_without_delay(any_broker):
+    with watcher(any_broker, version=5) as w:
+        old = with_will(any_broker, "tk-now", version=5)
+        new = R.connected(any_broker.port, "tk-now", version=5)
+        try:
+            assert w.recv_publish().payload == b"gone"
+        finally:
+            old.close()
+            new.disconnect()
+
+
+def test_v5_takeover_within_will_delay_keeps_will(any_broker):
+    """The session continues on the new connection before the Will Delay
+    passes, so the will is not sent."""
+    with watcher(any_broker, version=5) as w:
+        old = with_will(any_broker, "tk-later", version=5, properties=[(R.SESSION_EXPIRY, 60)],
+                        will_props=[(R.WILL_DELAY, 2)])
+        new = R.connected(any_broker.port, "tk-later", version=5, clean=False,
+                          properties=[(R.SESSION_EXPIRY, 60)])
+        try:
+            w.nothing(2.8)
+        finally:
+            old.close()
+            new.disconnect()
+
+
+def test_v5_will_qos2_retained(any_broker):
+    c = with_will(any_broker, "w2", version=5, qos=2, retain=True,
+                  will_props=[(R.USER_PROPERTY, ("why", "test"))])
+    c.close()
+    time.sleep(0.3)
+    with R.connected(any_broker.port, "late", version=5) as s:
+        s.subscribe([("will/t", 2)])
+        m = s.recv_publish()
+        assert (m.payload, m.qos, m.retain) == (b"gone", 2, True)
+        assert m.props.all(R.USER_PROPERTY) == [("why", "test")]
