@@ -174,112 +174,10 @@ static int get16(mqtt_reader_t *r, uint16_t *v)
 }
 
 #if MIDGE_LITE_V5
-typedef struct {
-    uint32_t max_packet;
-    uint16_t server_ka;
-    uint8_t has_ka;
-    uint8_t has_alias;
-} v5_props_t;
-
-/* Property value size by type: 1, 2, 4 fixed; 0xF0 varint; 0xF1 string or
- * binary; 0xF2 string pair; 0 unknown. */
-static uint8_t prop_kind(uint8_t id)
+/* A v5 property block, checked by the codec as mqtt_decode would. */
+static int read_props(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *p)
 {
-    switch (id) {
-    case 0x01:
-    case 0x17:
-    case 0x19:
-    case 0x24:
-    case 0x25:
-    case 0x28:
-    case 0x29:
-    case 0x2A:
-        return 1;
-    case 0x13:
-    case 0x21:
-    case 0x22:
-    case 0x23:
-        return 2;
-    case 0x02:
-    case 0x11:
-    case 0x18:
-    case 0x27:
-        return 4;
-    case 0x0B:
-        return 0xF0;
-    case 0x03:
-    case 0x08:
-    case 0x09:
-    case 0x12:
-    case 0x15:
-    case 0x16:
-    case 0x1A:
-    case 0x1C:
-    case 0x1F:
-        return 0xF1;
-    case 0x26:
-        return 0xF2;
-    default:
-        return 0;
-    }
-}
-
-/* Walks a property block (length prefix first) within r's bounds and
- * picks what a client acts on. */
-static int read_props(mqtt_reader_t *r, v5_props_t *out)
-{
-    uint32_t n, v;
-    size_t used;
-    const uint8_t *p, *end;
-    if (mqtt_varint_decode(r->pos, (size_t)(r->end - r->pos), &n, &used) != MQTT_OK)
-        return 0;
-    r->pos += used;
-    if (n > (size_t)(r->end - r->pos))
-        return 0;
-    p = r->pos;
-    end = p + n;
-    r->pos = end;
-    while (p < end) {
-        uint8_t id = *p++, kind = prop_kind(id);
-        size_t left = (size_t)(end - p), need = kind;
-        v = 0;
-        if (kind == 0)
-            return 0;
-        if (kind == 0xF0) {
-            if (mqtt_varint_decode(p, left, &v, &need) != MQTT_OK)
-                return 0;
-        } else if (kind >= 0xF1) {
-            size_t i, strings = kind == 0xF2 ? 2 : 1;
-            need = 0;
-            for (i = 0; i < strings; i++) {
-                if (left - need < 2)
-                    return 0;
-                need += 2 + (size_t)((p[need] << 8) | p[need + 1]);
-                if (need > left)
-                    return 0;
-            }
-        } else {
-            size_t i;
-            if (need > left)
-                return 0;
-            for (i = 0; i < need; i++)
-                v = (v << 8) | p[i];
-        }
-        if (need > left)
-            return 0;
-        p += need;
-        if (id == 0x27) {
-            if (v == 0)
-                return 0;
-            out->max_packet = v;
-        } else if (id == 0x13) {
-            out->server_ka = (uint16_t)v;
-            out->has_ka = 1;
-        } else if (id == 0x23) {
-            out->has_alias = 1;
-        }
-    }
-    return 1;
+    return mqtt_props_decode(r, ctx, p) == MQTT_OK;
 }
 #endif
 
@@ -374,8 +272,9 @@ static int handle_publish(midge_lite_t *c, uint8_t flags, mqtt_reader_t *r)
         return MIDGE_LITE_ERR_PROTOCOL;
 #if MIDGE_LITE_V5
     {
-        v5_props_t p = {0, 0, 0, 0};
-        if (!read_props(r, &p) || p.has_alias)
+        /* No Topic Alias: we never offered a Topic Alias Maximum. */
+        mqtt_props_t p;
+        if (!read_props(r, MQTT_PROPS_PUBLISH, &p) || MQTT_PROP_HAS(&p, MQTT_PROP_TOPIC_ALIAS))
             return MIDGE_LITE_ERR_PROTOCOL;
     }
 #endif
@@ -421,9 +320,9 @@ static int handle_packet(midge_lite_t *c, unsigned want, uint16_t want_id)
             return fail(c, MIDGE_LITE_ERR_PROTOCOL);
 #if MIDGE_LITE_V5
         if (r.pos != r.end) {
-            v5_props_t p = {0, 0, 0, 0};
-            r.pos++;
-            if (r.pos != r.end && !read_props(&r, &p))
+            mqtt_props_t p;
+            if (!mqtt_reason_valid((uint8_t)type, *r.pos++) ||
+                (r.pos != r.end && !read_props(&r, MQTT_PROPS_PUBACK, &p)))
                 return fail(c, MIDGE_LITE_ERR_PROTOCOL);
         }
 #endif
@@ -615,12 +514,14 @@ int midge_lite_connect(midge_lite_t *c, int clean)
         rd.pos += 2;
 #if MIDGE_LITE_V5
         {
-            v5_props_t pr = {0, 0, 0, 0};
-            if (!read_props(&rd, &pr))
+            mqtt_props_t pr;
+            if (!read_props(&rd, MQTT_PROPS_CONNACK, &pr) ||
+                (code && !mqtt_reason_valid(MQTT_CONNACK, code)))
                 return fail(c, MIDGE_LITE_ERR_PROTOCOL);
-            c->max_packet = pr.max_packet;
-            if (pr.has_ka)
-                c->keepalive = pr.server_ka;
+            if (MQTT_PROP_HAS(&pr, MQTT_PROP_MAXIMUM_PACKET_SIZE))
+                c->max_packet = pr.maximum_packet_size;
+            if (MQTT_PROP_HAS(&pr, MQTT_PROP_SERVER_KEEP_ALIVE))
+                c->keepalive = pr.server_keep_alive;
         }
 #endif
         if (rd.pos != rd.end || (ack_flags & 0xFE))
@@ -725,8 +626,8 @@ int midge_lite_subscribe(midge_lite_t *c, const char *filter, int qos)
     {
         mqtt_reader_t rd = {c->rx + c->rx_header + 2, c->rx + c->rx_have};
 #if MIDGE_LITE_V5
-        v5_props_t pr = {0, 0, 0, 0};
-        if (!read_props(&rd, &pr))
+        mqtt_props_t pr;
+        if (!read_props(&rd, MQTT_PROPS_SUBACK, &pr))
             return fail(c, MIDGE_LITE_ERR_PROTOCOL);
 #endif
         if (rd.end - rd.pos != 1)

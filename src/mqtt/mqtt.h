@@ -357,6 +357,13 @@ bool mqtt_props_next(mqtt_reader_t *it, mqtt_prop_t *out);
  * prefix; 0 for an empty block. */
 size_t mqtt_props_size(const mqtt_props_t *props);
 
+/* Decodes one property block (its variable byte integer length first) at
+ * r->pos for a packet of context ctx, with every check mqtt_decode makes
+ * on properties, and advances r past it. *out is cleared first. For a
+ * client that reads packet bodies itself (midge-lite) and so needs no
+ * whole mqtt_packet_t. */
+mqtt_err_t mqtt_props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *out);
+
 /* ---- Packets ---- */
 
 /* Subscription options byte: QoS in bits 0-1, No Local bit 2, Retain As

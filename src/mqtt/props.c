@@ -323,6 +323,12 @@ mqtt_err_t mqtt__props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_p
     return MQTT_OK;
 }
 
+mqtt_err_t mqtt_props_decode(mqtt_reader_t *r, mqtt_props_context_t ctx, mqtt_props_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    return mqtt__props_decode(r, ctx, out);
+}
+
 void mqtt_props_iter_init(mqtt_reader_t *it, const mqtt_props_t *props)
 {
     it->pos = props->raw.data;

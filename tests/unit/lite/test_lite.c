@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lite/midge_lite.h"
+#include "mqtt/mqtt.h"
 #include "test.h"
 
 #define V5 MIDGE_LITE_V5
@@ -571,6 +572,30 @@ TEST(v5_properties)
     CHECK_EQ_INT(malformed(badprop, sizeof(badprop)), MIDGE_LITE_ERR_PROTOCOL);
     CHECK_EQ_INT(malformed(shortprop, sizeof(shortprop)), MIDGE_LITE_ERR_PROTOCOL);
     CHECK_EQ_INT(malformed("\xE0\x01\x8B", 3), MIDGE_LITE_ERR_IO);
+    /* the codec's property rules: duplicates, wrong packet, reason codes */
+    CHECK_EQ_INT(malformed("\x30\x0A\x00\x01\x61\x06\x01\x01\x01\x01\x01\x01", 12),
+                 MIDGE_LITE_ERR_PROTOCOL);
+    CHECK_EQ_INT(malformed("\x30\x08\x00\x01\x61\x04\x11\x00\x00\x01", 10),
+                 MIDGE_LITE_ERR_PROTOCOL);
+    CHECK_EQ_INT(malformed("\x40\x03\x00\x01\x05", 5), MIDGE_LITE_ERR_PROTOCOL);
+    CHECK_EQ_INT(malformed("\x40\x04\x00\x01\x00\x05", 6), MIDGE_LITE_ERR_PROTOCOL);
+}
+
+TEST(codec_props_decode_entry_point)
+{
+    static const uint8_t block[] = {8, 0x13, 0, 9, 0x27, 0, 0, 1, 0};
+    mqtt_reader_t r = {block, block + sizeof(block)};
+    mqtt_props_t p;
+    CHECK_EQ_INT(mqtt_props_decode(&r, MQTT_PROPS_CONNACK, &p), MQTT_OK);
+    CHECK(r.pos == block + sizeof(block));
+    CHECK(MQTT_PROP_HAS(&p, MQTT_PROP_SERVER_KEEP_ALIVE));
+    CHECK_EQ_INT(p.server_keep_alive, 9);
+    CHECK_EQ_INT(p.maximum_packet_size, 256);
+    r.pos = block;
+    CHECK_EQ_INT(mqtt_props_decode(&r, MQTT_PROPS_PUBLISH, &p), MQTT_ERR_PROP_NOT_ALLOWED);
+    r.pos = block;
+    r.end = block + 5;
+    CHECK(mqtt_props_decode(&r, MQTT_PROPS_CONNACK, &p) != MQTT_OK);
 }
 #endif
 
@@ -613,6 +638,7 @@ int main(void)
     RUN(unexpected_acks_are_handled);
 #if V5
     RUN(v5_properties);
+    RUN(codec_props_decode_entry_point);
 #endif
     RUN(no_globals_two_clients);
     return TEST_REPORT();
