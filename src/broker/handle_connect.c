@@ -216,12 +216,12 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     const char *assigned = NULL;
     if (id_len == 0) {
         if (c->version == MQTT_V31 || (c->version == MQTT_V311 && !cn->clean_start) ||
-            !b->allow_zero_length_clientid) {
+            !sechook_allow_zero_length_clientid(c)) {
             refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT_CONNACK_REFUSED_IDENTIFIER_REJECTED,
                    "empty client id");
             return;
         }
-        assign_id(b->auto_id_prefix, idbuf, sizeof(idbuf));
+        assign_id(sechook_auto_id_prefix(c), idbuf, sizeof(idbuf));
         id = idbuf;
         id_len = strlen(idbuf);
         if (v5)

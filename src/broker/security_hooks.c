@@ -166,6 +166,23 @@ bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *cli
     return true;
 }
 
+bool sechook_allow_zero_length_clientid(client_t *c)
+{
+    if (c->b->security == NULL) {
+        return c->b->allow_zero_length_clientid;
+    }
+    return security_allow_zero_length_clientid(sechook__current(c),
+                                               sechook__listener_index(c->b, c->conn));
+}
+
+const char *sechook_auto_id_prefix(client_t *c)
+{
+    if (c->b->security == NULL) {
+        return c->b->auto_id_prefix;
+    }
+    return security_auto_id_prefix(sechook__current(c), sechook__listener_index(c->b, c->conn));
+}
+
 static const acl_t *sechook__acl(client_t *c)
 {
     return security_acl(sechook__current(c), c->listener_index);

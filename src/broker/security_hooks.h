@@ -41,6 +41,11 @@ bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_i
  * Mosquitto 2.0 does. */
 bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *client_id);
 
+/* allow_zero_length_clientid and auto_id_prefix of the client's listener
+ * (they follow per_listener_settings). Valid before sechook_connect. */
+bool sechook_allow_zero_length_clientid(client_t *c);
+const char *sechook_auto_id_prefix(client_t *c);
+
 /* PUBLISH from the client (ACL write). */
 bool sechook_can_publish(client_t *c, const char *topic, size_t len);
 /* SUBSCRIBE filter: false means SUBACK 0x87 (v5) / 0x80. */

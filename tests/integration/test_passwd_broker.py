@@ -311,3 +311,69 @@ def test_sighup_reloads_passwords_and_acl(workdir):
         writer.disconnect()
     finally:
         b.check_clean(b.stop())
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _make_pki(d):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+             "ca.crt", "-days", "2", "-subj", "/CN=midge test CA", cwd=d)
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, subj, ext in (("server", "/CN=localhost", ["-extfile", "server.ext"]),
+                            ("client", "/O=midge/CN=device1", [])):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+                 name + ".csr", "-subj", subj, cwd=d)
+        _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", name + ".crt", "-days", "2", *ext, cwd=d)
+
+
+def test_certificate_identity_is_the_acl_username(workdir):
+    """use_identity_as_username: the client certificate's CN is the username
+    the ACL sees; no password is asked."""
+    _make_pki(workdir)
+    acl = os.path.join(workdir, "acl")
+    with open(acl, "w") as f:
+        f.write("user device1\ntopic readwrite dev/#\n")
+    p = lambda n: os.path.join(workdir, n)  # noqa: E731
+    b = start_midge(workdir, config="listener {port} 127.0.0.1\ncafile %s\ncertfile %s\n"
+                    "keyfile %s\nrequire_certificate true\nuse_identity_as_username true\n"
+                    "acl_file %s\n" % (p("ca.crt"), p("server.crt"), p("server.key"), acl))
+    try:
+        tls = ["--cafile", p("ca.crt"), "--cert", p("client.crt"), "--key", p("client.key")]
+        r = subprocess.run(["/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", str(b.port),
+                            "-V", "5", "-d", "-t", "dev/#", "-t", "other/#", "-W", "1"] + tls,
+                           capture_output=True, timeout=30, text=True)
+        assert "Subscribed (mid: 1): 0, 135" in r.stdout, r.stdout + r.stderr
+        # Without a client certificate the TLS handshake itself fails.
+        r = subprocess.run(["/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port),
+                            "--cafile", p("ca.crt"), "-t", "dev/x", "-m", "m"],
+                           capture_output=True, timeout=30, text=True)
+        assert r.returncode != 0
+    finally:
+        b.check_clean(b.stop())
+
+
+def test_per_listener_client_id_settings(workdir):
+    """per_listener_settings: allow_zero_length_clientid and auto_id_prefix
+    follow the listener the client came in on."""
+    from conftest import free_port
+    other = free_port()
+    b = start_midge(workdir, config="per_listener_settings true\n"
+                    "listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "allow_zero_length_clientid false\n"
+                    "listener %d 127.0.0.1\nallow_anonymous true\nauto_id_prefix lst2-\n" % other)
+    try:
+        c = mqttraw.Client(b.port, version=5)
+        assert c.connect("").reason == 0x85
+        c.close()
+        c = mqttraw.Client(other, version=5)
+        ca = c.connect("")
+        assert ca.reason == 0
+        assigned = dict(ca.props).get(mqttraw.ASSIGNED_CLIENT_ID)
+        assert assigned.startswith("lst2-"), ca
+        c.disconnect()
+    finally:
+        b.check_clean(b.stop())
