@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "net_internal.h"
+#include "ws_conn.h"
 
 /* One piece of output: copied bytes (data[0..len)), then optionally a
  * shared payload that is released once written. */
@@ -71,6 +72,11 @@ conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct socka
     c->max_packet_size = CONN_PREAUTH_MAX_PACKET;
     c->out_limit = CONN_DEFAULT_OUT_LIMIT;
     if (l && l->spec.tls && tls_conn_start(c, l->spec.tls) != 0) {
+        free(c);
+        return NULL;
+    }
+    if (l && l->spec.websockets && ws_conn_start(c) != 0) {
+        tls_conn_end(c, false);
         free(c);
         return NULL;
     }
@@ -185,11 +191,13 @@ static bool append_copy(conn_t *c, const uint8_t *data, size_t len)
 
 int conn_write(conn_t *c, const void *data, size_t len)
 {
-    if (!admit(c, len))
+    uint8_t wsh[10];
+    size_t wsh_len = c->ws && len ? ws_conn_frame_header(c, len, wsh) : 0;
+    if (len > SIZE_MAX - wsh_len || !admit(c, wsh_len + len))
         return -1;
     if (len == 0)
         return 0;
-    if (!append_copy(c, data, len)) {
+    if ((wsh_len && !append_copy(c, wsh, wsh_len)) || !append_copy(c, data, len)) {
         conn_close(c, CONN_CLOSE_NOMEM);
         return -1;
     }
@@ -200,13 +208,18 @@ int conn_write(conn_t *c, const void *data, size_t len)
 int conn_write_ref(conn_t *c, const void *head, size_t head_len, const void *payload,
                    size_t payload_len, conn_release_fn release, void *ref)
 {
-    if (head_len > SIZE_MAX - payload_len || !admit(c, head_len + payload_len)) {
+    uint8_t wsh[10];
+    size_t wsh_len = c->ws && head_len <= SIZE_MAX - payload_len
+                         ? ws_conn_frame_header(c, head_len + payload_len, wsh)
+                         : 0;
+    if (head_len > SIZE_MAX - payload_len - wsh_len ||
+        !admit(c, wsh_len + head_len + payload_len)) {
         if (release)
             release(ref);
         return -1;
     }
     if (payload_len <= OUT_COPY_MAX) {
-        bool ok = append_copy(c, head, head_len);
+        bool ok = (!wsh_len || append_copy(c, wsh, wsh_len)) && append_copy(c, head, head_len);
         if (ok && !append_copy(c, payload, payload_len)) {
             /* The head alone must not go out: it announces the payload. */
             ok = false;
@@ -221,8 +234,8 @@ int conn_write_ref(conn_t *c, const void *head, size_t head_len, const void *pay
         return 0;
     }
     out_chunk_t *t = c->out_tail;
-    if (!t || t->payload || t->cap - t->len < head_len) {
-        t = chunk_new(head_len);
+    if (!t || t->payload || t->cap - t->len < wsh_len + head_len) {
+        t = chunk_new(wsh_len + head_len);
         if (!t) {
             if (release)
                 release(ref);
@@ -231,13 +244,14 @@ int conn_write_ref(conn_t *c, const void *head, size_t head_len, const void *pay
         }
         chunk_append(c, t);
     }
-    memcpy(t->data + t->len, head, head_len);
-    t->len += head_len;
+    memcpy(t->data + t->len, wsh, wsh_len);
+    memcpy(t->data + t->len + wsh_len, head, head_len);
+    t->len += wsh_len + head_len;
     t->payload = payload;
     t->payload_len = payload_len;
     t->release = release;
     t->ref = ref;
-    c->out_bytes += head_len + payload_len;
+    c->out_bytes += wsh_len + head_len + payload_len;
     conn_want_flush(c);
     return 0;
 }
@@ -530,7 +544,7 @@ void conn_on_readable(conn_t *c)
             return;
         uint8_t *dst = w->scratch;
         size_t cap = NET_READ_CHUNK;
-        bool direct = need >= NET_READ_CHUNK / 4;
+        bool direct = !c->ws && need >= NET_READ_CHUNK / 4;
         if (direct) {
             /* The rest of a big packet: read it in place, no extra copy;
              * the buffer grows with the bytes that actually arrive. */
@@ -564,6 +578,8 @@ void conn_on_readable(conn_t *c)
                 dispatch(c, &fh, c->in);
                 in_release(c);
             }
+        } else if (c->ws) {
+            ws_conn_input(c, dst, (size_t)r, feed);
         } else {
             feed(c, dst, (size_t)r);
         }
@@ -594,10 +610,18 @@ void conn_destroy(conn_t *c)
      * overflowed. */
     bool usable = c->close_reason != CONN_CLOSE_PEER && c->close_reason != CONN_CLOSE_IO_ERROR &&
                   c->close_reason != CONN_CLOSE_OUTPUT_LIMIT;
+    if (ws_conn_reply_pending(c))
+        usable = true; /* the peer's WebSocket close awaits our reply */
     if (c->flags & CONN_F_ACCEPTED && w->proto.on_close) {
         if (usable)
             c->flags |= CONN_F_FINAL;
         w->proto.on_close(w->proto.ctx, c, c->close_reason);
+        c->flags &= ~CONN_F_FINAL;
+    }
+    if (c->ws) {
+        if (usable)
+            c->flags |= CONN_F_FINAL;
+        ws_conn_end(c, usable);
         c->flags &= ~CONN_F_FINAL;
     }
     if (usable && c->out_head) {

@@ -68,6 +68,7 @@ struct conn {
     conn_t *close_next;              /* the worker's close list */
     void *tls;                       /* SSL object on TLS listeners, else NULL */
     size_t tls_retry_len;            /* bytes offered to an SSL_write that must be retried */
+    void *ws;                        /* WebSocket state (ws_conn.c) on websockets listeners */
 };
 
 /* Queues a copy of data. Returns 0, or -1 if the connection is closing or

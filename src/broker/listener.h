@@ -27,6 +27,7 @@ typedef struct {
     void *user;     /* the protocol layer's per-listener settings */
     tls_ctx_t *tls; /* TLS context, or NULL for plain TCP; owned by the
                      * server from server_create() (freed with it) */
+    bool websockets; /* MQTT over WebSockets (RFC 6455), above TLS if any */
 } listener_spec_t;
 
 typedef struct listener {

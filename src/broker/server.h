@@ -53,8 +53,9 @@ struct config;
  * built here, so bad TLS files fail here, logged). TCP_NODELAY is always
  * on: output is already batched per loop iteration, so Nagle would only
  * add delay. spec.user points at the config_listener_t, which must
- * outlive the server. Returns 0 or -1 (logged; websockets listeners are
- * not supported).
+ * outlive the server. Returns 0 or -1 (logged). `protocol websockets`
+ * listeners speak MQTT over WebSockets (ws_conn.h), over TLS when it is
+ * configured.
  */
 int server_config_from_config(server_config_t *cfg, const struct config *conf, unsigned threads);
 

@@ -21,13 +21,10 @@ int server_config_from_config(server_config_t *cfg, const config_t *conf, unsign
     cfg->handle_signals = true;
     for (size_t i = 0; i < conf->listener_count; i++) {
         const config_listener_t *cl = &conf->listeners[i];
-        if (cl->protocol == CONFIG_PROTOCOL_WEBSOCKETS) {
-            mlog(MLOG_ERROR, "Error: websockets listeners are not supported (port %u).", cl->port);
-            return -1;
-        }
         listener_spec_t spec = {.port = cl->port,
                                 .max_connections = cl->max_connections,
                                 .tcp_nodelay = true,
+                                .websockets = cl->protocol == CONFIG_PROTOCOL_WEBSOCKETS,
                                 .user = (void *)cl};
         if (cl->certfile || cl->keyfile) {
             tls_settings_t ts = {.cafile = cl->cafile,
