@@ -24,9 +24,9 @@ typedef struct {
     /* A bind failure is logged and the listener skipped instead of being
      * fatal: used for the default ::1 listener on hosts without IPv6. */
     bool optional;
-    void *user;     /* the protocol layer's per-listener settings */
-    tls_ctx_t *tls; /* TLS context, or NULL for plain TCP; owned by the
-                     * server from server_create() (freed with it) */
+    void *user;      /* the protocol layer's per-listener settings */
+    tls_ctx_t *tls;  /* TLS context, or NULL for plain TCP; owned by the
+                      * server from server_create() (freed with it) */
     bool websockets; /* MQTT over WebSockets (RFC 6455), above TLS if any */
 } listener_spec_t;
 

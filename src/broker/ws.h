@@ -84,10 +84,10 @@ typedef struct {
     uint8_t hdr_len;
     uint8_t mask[4];
     uint8_t mask_pos;
-    uint8_t opcode;        /* of the current frame */
-    bool in_header;        /* between frames: reading a header */
-    bool in_message;       /* a fragmented binary message awaits continuation */
-    uint8_t ctl[125];      /* payload of the current control frame */
+    uint8_t opcode;   /* of the current frame */
+    bool in_header;   /* between frames: reading a header */
+    bool in_message;  /* a fragmented binary message awaits continuation */
+    uint8_t ctl[125]; /* payload of the current control frame */
     uint8_t ctl_len;
 } ws_decoder_t;
 

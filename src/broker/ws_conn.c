@@ -154,7 +154,7 @@ void ws_conn_input(conn_t *c, uint8_t *buf, size_t len, ws_feed_fn feed)
     int status = ws_decode(&s->dec, buf, len, &h);
     if (status) {
         mlog(MLOG_NOTICE, "Client %s:%u: WebSocket %s, disconnecting.", c->peer_host, c->peer_port,
-             status == WS_CLOSE_TOO_BIG      ? "frame too large"
+             status == WS_CLOSE_TOO_BIG       ? "frame too large"
              : status == WS_CLOSE_UNSUPPORTED ? "text frame"
                                               : "protocol error");
         if (!conn_is_closing(c))

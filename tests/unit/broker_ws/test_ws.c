@@ -326,8 +326,8 @@ TEST(frame_unmasked_1002)
 
 TEST(frame_reserved_bits_and_opcodes_1002)
 {
-    const uint8_t bad[] = {0xC2, 0xA2, 0x92, 0x83, 0x84, 0x85, 0x86, 0x87,
-                           0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x80 /* continuation, no message */};
+    const uint8_t bad[] = {0xC2, 0xA2, 0x92, 0x83, 0x84, 0x85, 0x86,
+                           0x87, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x80 /* continuation, no message */};
     for (size_t i = 0; i < sizeof bad; i++) {
         uint8_t buf[8] = {bad[i], 0x80, 1, 2, 3, 4};
         ws_decoder_t d;
@@ -407,9 +407,8 @@ TEST(frame_fragmented_message_with_ping_between)
         sink_t *s = sink_new();
         int rc = decode_steps(&d, s, buf, n, step);
         bool ok = rc == 0 && s->len == 13 && memcmp(s->data, pub, 9) == 0 &&
-                  memcmp(s->data + 9, two, 4) == 0 && s->nctl == 1 &&
-                  s->ctl_op[0] == WS_OP_PING && s->ctl_len[0] == 5 &&
-                  memcmp(s->ctl[0], "ping!", 5) == 0;
+                  memcmp(s->data + 9, two, 4) == 0 && s->nctl == 1 && s->ctl_op[0] == WS_OP_PING &&
+                  s->ctl_len[0] == 5 && memcmp(s->ctl[0], "ping!", 5) == 0;
         free(s);
         CHECK(ok);
     }
@@ -454,8 +453,8 @@ TEST(frame_pong_and_empty_frames)
     ws_decoder_init(&d, 1024);
     sink_t *s = sink_new();
     int rc = decode_steps(&d, s, buf, n, 1);
-    bool ok = rc == 0 && s->nctl == 1 && s->ctl_op[0] == WS_OP_PONG && s->len == 1 &&
-              s->data[0] == 'x';
+    bool ok =
+        rc == 0 && s->nctl == 1 && s->ctl_op[0] == WS_OP_PONG && s->len == 1 && s->data[0] == 'x';
     free(s);
     CHECK(ok);
 }
