@@ -118,6 +118,14 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
 
+    /* "$share/..." names a subscription, never a topic: Mosquitto refuses a
+     * PUBLISH to it as not authorized (v5 0x87) and routes it nowhere. */
+    bool share_topic = p->topic.len >= 7 && memcmp(p->topic.data, "$share/", 7) == 0;
+    if (share_topic && c->version == MQTT_V5 && p->qos > 0) {
+        send_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id, MQTT_RC_NOT_AUTHORIZED);
+        return;
+    }
+
     if (p->qos == 2) {
         pthread_mutex_lock(&s->lock);
         /* Receive Maximum exists only in v5. A 3.1/3.1.1 client is bounded
@@ -154,8 +162,9 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
     int n = 0;
-    if (m->topic_len >= 4 && memcmp(m->topic, "$SYS", 4) == 0) {
-        /* Only the broker writes $SYS: accepted and dropped, as Mosquitto. */
+    if (share_topic || (m->topic_len >= 4 && memcmp(m->topic, "$SYS", 4) == 0)) {
+        /* Only the broker writes $SYS, and $share/ is no topic: accepted
+         * and dropped, as Mosquitto does. */
         mlog(MLOG_DEBUG, "Dropped PUBLISH from %s to %s.", s->client_id, m->topic);
     } else {
         if (m->retain && retain_set(b->retain, m) != 0)
