@@ -288,6 +288,9 @@ static int handle_publish(midge_lite_t *c, uint8_t flags, mqtt_reader_t *r)
     c->rx_header = 0;
     if (deliver && c->cb)
         c->cb(c->cb_user, (const char *)topic, tlen, r->pos, (size_t)(r->end - r->pos));
+    /* The callback may have disconnected: then there is nobody to ack. */
+    if (!(c->state & ST_CONNECTED))
+        return MIDGE_LITE_OK;
     if (qos == 1)
         return send_short(c, 0x40, id);
     if (qos == 2)
@@ -656,6 +659,9 @@ int midge_lite_check_msg(midge_lite_t *c)
         r = handle_packet(c, 0, 0);
         if (r < 0)
             return r;
+        /* the callback disconnected */
+        if (!(c->state & ST_CONNECTED))
+            return MIDGE_LITE_OK;
     }
     return keepalive(c);
 }
@@ -674,7 +680,9 @@ int midge_lite_wait_msg(midge_lite_t *c)
             return r;
         if (r > 0) {
             r = handle_packet(c, 0, 0);
-            return r < 0 ? r : keepalive(c);
+            if (r < 0 || !(c->state & ST_CONNECTED))
+                return r < 0 ? r : MIDGE_LITE_OK;
+            return keepalive(c);
         }
     }
 }

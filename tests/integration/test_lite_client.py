@@ -225,3 +225,19 @@ def test_lite_message_larger_than_buffer(any_broker, prog):
         assert rc == 1 and "ERR recv -6" in lite.seen, lite.seen
     pc.loop_stop()
     pc.disconnect()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("prog", VERSIONS)
+def test_lite_non_ascii_topic(any_broker, prog):
+    # Lengths are UTF-8 bytes: a broker would refuse or mangle the topic
+    # if they were counted in characters.
+    topic = "température/ü"
+    pc, got = peer(any_broker, topic, 1)
+    lite = Lite(prog, any_broker.port, ["-i", "lite-utf8", "connect", 1, "sub", topic, 1,
+                                        "pub", topic, 1, "été", "recv", 1, 5, "disconnect"])
+    assert lite.finish() == 0, lite.seen
+    assert lite.messages() == [[topic, "été"]]
+    assert wait_for(lambda: (topic, "été", 1) in got), got
+    pc.loop_stop()
+    pc.disconnect()

@@ -599,6 +599,29 @@ TEST(codec_props_decode_entry_point)
 }
 #endif
 
+static void disconnect_cb(void *u, const char *t, size_t tl, const uint8_t *m, size_t ml)
+{
+    (void)t;
+    (void)tl;
+    (void)m;
+    (void)ml;
+    midge_lite_disconnect((midge_lite_t *)u);
+}
+
+TEST(callback_may_disconnect)
+{
+    uint8_t b[32];
+    size_t n = publish_frame(b, 1, 4);
+    setup(0, 0);
+    connect_ok();
+    midge_lite_set_callback(&cl, disconnect_cb, &cl);
+    push(&fk, b, n);
+    CHECK_EQ_INT(midge_lite_check_msg(&cl), 0);
+    CHECK(!midge_lite_is_connected(&cl));
+    CHECK_MEM(fk.out, "\xE0\x00", 2);
+    CHECK_EQ_INT(fk.out_len, 2);
+}
+
 TEST(no_globals_two_clients)
 {
     /* Two contexts on one fake broker do not disturb each other. */
@@ -640,6 +663,7 @@ int main(void)
     RUN(v5_properties);
     RUN(codec_props_decode_entry_point);
 #endif
+    RUN(callback_may_disconnect);
     RUN(no_globals_two_clients);
     return TEST_REPORT();
 }
