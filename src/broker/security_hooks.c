@@ -1,6 +1,7 @@
 /* The protocol layer's calls into the security snapshot. See security_hooks.h. */
 #include "broker/security_hooks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,18 @@ int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, 
 {
     b->config = cfg;
     b->config_path = path;
+    /* The broker does not apply mount points yet; running without one
+     * would let a listener's clients see every other client's topics. */
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const config_listener_t *l = &cfg->listeners[i];
+        if (l->mount_point != NULL) {
+            snprintf(err, errlen,
+                     "%s:%d: mount_point is not supported by the broker yet; refusing to start "
+                     "rather than run the listener without isolation",
+                     l->file != NULL ? l->file : "config", l->line);
+            return -1;
+        }
+    }
     b->security = security_load(cfg, err, errlen);
     if (b->security == NULL) {
         return -1;
