@@ -256,17 +256,28 @@ int conn_write_ref(conn_t *c, const void *head, size_t head_len, const void *pay
     return 0;
 }
 
+/* Registers the events the connection's state calls for. A paused
+ * connection must not stay registered for reading: level-triggered
+ * readiness would wake the loop for it on every iteration. */
+static void update_events(conn_t *c, unsigned old_flags)
+{
+    unsigned relevant = CONN_F_WANT_OUT | CONN_F_PAUSED;
+    if ((old_flags & relevant) == (c->flags & relevant))
+        return;
+    uint32_t mask =
+        (c->flags & CONN_F_PAUSED ? 0 : EV_READ) | (c->flags & CONN_F_WANT_OUT ? EV_WRITE : 0);
+    if (ev_mod(c->worker->ev, c->fd, mask, c) != 0)
+        c->flags = (c->flags & ~relevant) | (old_flags & relevant);
+}
+
 static void set_want_out(conn_t *c, bool on)
 {
-    if (on == ((c->flags & CONN_F_WANT_OUT) != 0))
-        return;
-    uint32_t mask = EV_READ | (on ? EV_WRITE : 0);
-    if (ev_mod(c->worker->ev, c->fd, mask, c) == 0) {
-        if (on)
-            c->flags |= CONN_F_WANT_OUT;
-        else
-            c->flags &= ~CONN_F_WANT_OUT;
-    }
+    unsigned old = c->flags;
+    if (on)
+        c->flags |= CONN_F_WANT_OUT;
+    else
+        c->flags &= ~CONN_F_WANT_OUT;
+    update_events(c, old);
 }
 
 size_t conn_out_gather(const conn_t *c, uint8_t *dst, size_t max)
@@ -456,19 +467,53 @@ static long long frame(conn_t *c, const uint8_t *buf, size_t len, mqtt_fixed_hea
 static void dispatch(conn_t *c, const mqtt_fixed_header_t *fh, const uint8_t *packet)
 {
     worker_t *w = c->worker;
+    if (c->budget)
+        c->budget--;
     if (w->proto.on_packet)
         w->proto.on_packet(w->proto.ctx, c, fh, packet + fh->header_len, fh->remaining);
+}
+
+/* Whether another packet may be handed over now. */
+static bool may_dispatch(const conn_t *c)
+{
+    return c->budget > 0 && !(c->flags & (CONN_F_PAUSED | CONN_F_CLOSING));
+}
+
+/* Keeps bytes that cannot be handed over now (budget spent, or paused)
+ * for conn_process_pending. At most one read's worth: nothing more is read
+ * until they are processed. */
+static void hold(conn_t *c, const uint8_t *data, size_t n)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    if (n) {
+        if (!in_reserve(c, c->in_len + n, c->in_len + n)) {
+            conn_close(c, CONN_CLOSE_NOMEM);
+            return;
+        }
+        memcpy(c->in + c->in_len, data, n);
+        c->in_len += n;
+    }
+    if (!(c->flags & CONN_F_PAUSED))
+        worker_mark_pending(c->worker, c);
 }
 
 /*
  * Feeds freshly read bytes. Whole packets in `data` are handed over
  * straight from it; only a packet split across reads is copied into the
- * connection's buffer, and only the bytes that belong to it, so the
- * buffer never holds more than one packet (<= max_packet_size).
+ * connection's buffer, and only the bytes that belong to it, so outside
+ * of hold() the buffer never holds more than one packet
+ * (<= max_packet_size).
  */
 static void feed(conn_t *c, const uint8_t *data, size_t n)
 {
     mqtt_fixed_header_t fh;
+    /* More bytes after a hold in the same read (further WebSocket frames):
+     * they queue behind the held ones. */
+    if (c->flags & (CONN_F_PENDING | CONN_F_PAUSED)) {
+        hold(c, data, n);
+        return;
+    }
     while (n && !(c->flags & CONN_F_CLOSING)) {
         if (c->in_len) {
             /* Complete the pending packet; its header first, byte by byte
@@ -487,18 +532,24 @@ static void feed(conn_t *c, const uint8_t *data, size_t n)
             c->in_len += take;
             data += take;
             n -= take;
-            if (total == 0)
+            if (total == 0 || c->in_len < (size_t)total)
                 continue;
-            if (c->in_len == (size_t)total) {
-                dispatch(c, &fh, c->in);
-                in_release(c);
+            if (!may_dispatch(c)) {
+                hold(c, data, n);
+                return;
             }
+            dispatch(c, &fh, c->in);
+            in_release(c);
             continue;
         }
         long long total = frame(c, data, n, &fh);
         if (total < 0)
             return;
         if (total > 0 && (size_t)total <= n) {
+            if (!may_dispatch(c)) {
+                hold(c, data, n);
+                return;
+            }
             dispatch(c, &fh, data);
             data += total;
             n -= (size_t)total;
@@ -512,6 +563,57 @@ static void feed(conn_t *c, const uint8_t *data, size_t n)
         c->in_len = n;
         return;
     }
+}
+
+void conn_process_pending(conn_t *c)
+{
+    c->budget = NET_PACKET_BUDGET;
+    size_t off = 0;
+    mqtt_fixed_header_t fh;
+    while (may_dispatch(c)) {
+        long long total = frame(c, c->in + off, c->in_len - off, &fh);
+        if (total <= 0 || (size_t)total > c->in_len - off)
+            break;
+        dispatch(c, &fh, c->in + off);
+        off += (size_t)total;
+    }
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= off;
+    /* Whole packets left (budget spent): next iteration. Otherwise at most
+     * a partial packet remains and reading takes over again. */
+    if (c->in_len && !(c->flags & CONN_F_PAUSED)) {
+        if (mqtt_fixed_header_decode(c->in, c->in_len, &fh) == MQTT_OK &&
+            (uint64_t)fh.header_len + fh.remaining <= c->in_len)
+            worker_mark_pending(c->worker, c);
+    }
+    if (!c->in_len)
+        in_release(c);
+}
+
+void conn_pause_read(conn_t *c)
+{
+    ASSERT_OWNER(c);
+    if (c->flags & (CONN_F_PAUSED | CONN_F_CLOSING))
+        return;
+    unsigned old = c->flags;
+    c->flags |= CONN_F_PAUSED;
+    worker_unmark_pending(c->worker, c);
+    update_events(c, old);
+}
+
+void conn_resume_read(conn_t *c)
+{
+    ASSERT_OWNER(c);
+    if (!(c->flags & CONN_F_PAUSED) || (c->flags & CONN_F_CLOSING))
+        return;
+    unsigned old = c->flags;
+    c->flags &= ~CONN_F_PAUSED;
+    update_events(c, old);
+    /* Buffered whole packets go first, at the next safe point. */
+    if (c->in_len)
+        worker_mark_pending(c->worker, c);
 }
 
 /* Bytes still missing from a pending packet whose header is known, or 0.
@@ -533,9 +635,12 @@ void conn_on_readable(conn_t *c)
     worker_t *w = c->worker;
     if (c->flags & CONN_F_TLS_WANT_READ)
         worker_mark_dirty(w, c); /* a TLS write was waiting for this */
+    if (c->flags & (CONN_F_PAUSED | CONN_F_PENDING))
+        return; /* buffered packets go first */
+    c->budget = NET_PACKET_BUDGET;
     /* TLS may hold decrypted bytes the socket no longer signals: finish
      * them past the usual budget (at most one record). */
-    for (int round = 0; !(c->flags & CONN_F_CLOSING) &&
+    for (int round = 0; !(c->flags & (CONN_F_CLOSING | CONN_F_PAUSED | CONN_F_PENDING)) &&
                         (round < NET_READ_ROUNDS || (c->tls && round < 64 && tls_conn_pending(c)));
          round++) {
         mqtt_fixed_header_t fh;
@@ -631,6 +736,7 @@ void conn_destroy(conn_t *c)
         write_out(c);
     }
     worker_unmark_dirty(w, c);
+    worker_unmark_pending(w, c);
     ev_del(w->ev, c->fd);
     tls_conn_end(c, usable);
     if (usable) {

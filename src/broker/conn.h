@@ -63,12 +63,14 @@ struct conn {
     size_t out_bytes;
     unsigned flags;
     conn_close_reason_t close_reason;
-    conn_t *next, *prev;             /* the worker's list of all its connections */
-    conn_t *dirty_next, *dirty_prev; /* the worker's flush list */
-    conn_t *close_next;              /* the worker's close list */
-    void *tls;                       /* SSL object on TLS listeners, else NULL */
-    size_t tls_retry_len;            /* bytes offered to an SSL_write that must be retried */
-    void *ws;                        /* WebSocket state (ws_conn.c) on websockets listeners */
+    conn_t *next, *prev;                 /* the worker's list of all its connections */
+    conn_t *dirty_next, *dirty_prev;     /* the worker's flush list */
+    conn_t *close_next;                  /* the worker's close list */
+    conn_t *pending_next, *pending_prev; /* the worker's pending-input list */
+    unsigned budget;                     /* packets left in this turn */
+    void *tls;                           /* SSL object on TLS listeners, else NULL */
+    size_t tls_retry_len;                /* bytes offered to an SSL_write that must be retried */
+    void *ws; /* WebSocket state (ws_conn.c) on websockets listeners */
 };
 
 /* Queues a copy of data. Returns 0, or -1 if the connection is closing or
@@ -96,6 +98,17 @@ size_t conn_out_bytes(const conn_t *c);
  * nothing was written (e.g. a delivery was queued on the session by
  * another worker). */
 void conn_want_flush(conn_t *c);
+
+/*
+ * Backpressure: stop reading this connection's socket and handing its
+ * packets to on_packet (e.g. a publisher whose messages cannot be queued
+ * anywhere right now) until conn_resume_read. Packets already read stay
+ * buffered (at most one read's worth) and are handed over after resuming,
+ * in order. Both are idempotent; call them on the owning worker (post a
+ * job to it from elsewhere).
+ */
+void conn_pause_read(conn_t *c);
+void conn_resume_read(conn_t *c);
 
 /* Closes the connection at the loop's safe point: no more on_packet or
  * on_flush; then on_close(reason) (which may queue a last packet); queued

@@ -21,6 +21,10 @@
  * level-triggered backend reports it again next iteration). */
 #define NET_READ_CHUNK  (64u * 1024u)
 #define NET_READ_ROUNDS 4
+/* Packets handed to on_packet per connection per loop iteration: one
+ * client flooding small packets cannot hold the worker for more than a
+ * few hundred handler calls before the others get their turn. */
+#define NET_PACKET_BUDGET 256
 
 /* conn->flags */
 #define CONN_F_CLOSING        0x01u  /* on the close list */
@@ -32,6 +36,8 @@
 #define CONN_F_FINAL          0x40u  /* in on_close with a usable socket: writes allowed */
 #define CONN_F_TLS_WANT_READ  0x80u  /* TLS output waits for readability */
 #define CONN_F_TLS_WANT_WRITE 0x100u /* TLS input waits for writability */
+#define CONN_F_PAUSED         0x200u /* conn_pause_read: no reading, no packets */
+#define CONN_F_PENDING        0x400u /* whole packets buffered: on the pending list */
 
 typedef struct job job_t;
 
@@ -61,6 +67,7 @@ struct worker {
     conn_t *conns; /* all connections, for shutdown */
     unsigned nconns;
     conn_t *dirty_head, *dirty_tail;
+    conn_t *pending_head, *pending_tail;
     conn_t *close_head, *close_tail;
 
     pthread_mutex_t inbox_lock;
@@ -75,6 +82,9 @@ conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct socka
                     socklen_t peer_len);
 void conn_on_readable(conn_t *c);
 void conn_on_writable(conn_t *c);
+/* Hands over packets buffered while the budget was spent or reading was
+ * paused; called for each connection on the pending list. */
+void conn_process_pending(conn_t *c);
 /* on_flush + write; called for each connection on the flush list. */
 void conn_flush(conn_t *c);
 /* The end of a closing connection: last write, on_close, free. */
@@ -99,6 +109,8 @@ void tls_conn_end(conn_t *c, bool usable);
 void worker_mark_dirty(worker_t *w, conn_t *c);
 void worker_unmark_dirty(worker_t *w, conn_t *c);
 void worker_mark_closing(worker_t *w, conn_t *c);
+void worker_mark_pending(worker_t *w, conn_t *c);
+void worker_unmark_pending(worker_t *w, conn_t *c);
 void worker_unlink_conn(worker_t *w, conn_t *c);
 
 /* server.c: runs the jobs queued on w so far; true if there were any. */

@@ -150,6 +150,50 @@ void worker_unmark_dirty(worker_t *w, conn_t *c)
     c->dirty_next = c->dirty_prev = NULL;
 }
 
+void worker_mark_pending(worker_t *w, conn_t *c)
+{
+    if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
+        return;
+    c->flags |= CONN_F_PENDING;
+    c->pending_next = NULL;
+    c->pending_prev = w->pending_tail;
+    if (w->pending_tail)
+        w->pending_tail->pending_next = c;
+    else
+        w->pending_head = c;
+    w->pending_tail = c;
+}
+
+void worker_unmark_pending(worker_t *w, conn_t *c)
+{
+    if (!(c->flags & CONN_F_PENDING))
+        return;
+    c->flags &= ~CONN_F_PENDING;
+    if (c->pending_prev)
+        c->pending_prev->pending_next = c->pending_next;
+    else
+        w->pending_head = c->pending_next;
+    if (c->pending_next)
+        c->pending_next->pending_prev = c->pending_prev;
+    else
+        w->pending_tail = c->pending_prev;
+    c->pending_next = c->pending_prev = NULL;
+}
+
+/* Connections with whole packets buffered get their next turn; those that
+ * spend their budget again join the list for the next iteration. */
+static void run_pending(worker_t *w)
+{
+    size_t n = 0;
+    for (conn_t *c = w->pending_head; c; c = c->pending_next)
+        n++;
+    while (n-- && w->pending_head) {
+        conn_t *c = w->pending_head;
+        worker_unmark_pending(w, c);
+        conn_process_pending(c);
+    }
+}
+
 void worker_mark_closing(worker_t *w, conn_t *c)
 {
     c->flags |= CONN_F_CLOSING;
@@ -395,7 +439,7 @@ static void close_pending(worker_t *w)
 
 static int wait_timeout(worker_t *w, int max_wait_ms)
 {
-    if (w->dirty_head || w->close_head || atomic_load(&w->stop_requested))
+    if (w->dirty_head || w->close_head || w->pending_head || atomic_load(&w->stop_requested))
         return 0;
     int timeout = max_wait_ms;
     wtimer_t *t = wtimer_heap_peek(&w->timers);
@@ -420,7 +464,12 @@ static void handle_event(worker_t *w, const ev_event_t *e)
             return;
         if (e->mask & EV_WRITE)
             conn_on_writable(c);
-        if (e->mask & (EV_READ | EV_ERROR))
+        if ((e->mask & EV_ERROR) && (c->flags & CONN_F_PAUSED))
+            /* Hang-up or error is reported even with reading off; the
+             * socket is dead (a TCP peer's plain close only shows as
+             * readable), so end it rather than be woken for it forever. */
+            conn_close(c, CONN_CLOSE_IO_ERROR);
+        else if (e->mask & (EV_READ | EV_ERROR))
             conn_on_readable(c);
         return;
     }
@@ -442,6 +491,9 @@ void worker_run_once(worker_t *w, int max_wait_ms)
     ev_event_t events[256];
     int n = ev_wait(w->ev, events, 256, wait_timeout(w, max_wait_ms));
     w->now_ms = mono_ms();
+    /* Earlier iterations' leftovers before new input, so a connection
+     * that spent its budget does not also go first. */
+    run_pending(w);
     for (int i = 0; i < n; i++)
         handle_event(w, &events[i]);
     worker_run_inbox(w);

@@ -34,6 +34,7 @@ typedef struct {
     size_t in_cap_at_error;
     int flush_items, flush_per_call; /* on_flush writes this many, in batches */
     const char *close_reply;         /* written in on_close */
+    int pause_at;                    /* conn_pause_read after this many packets */
     int close_write_rc;
     conn_t *conn;
 } dbl_t;
@@ -71,6 +72,8 @@ static void d_packet(void *ctx, conn_t *c, const mqtt_fixed_header_t *fh, const 
         d->first[d->packets] = len ? body[0] : 0;
     }
     d->packets++;
+    if (d->pause_at && d->packets == d->pause_at)
+        conn_pause_read(c);
     if (d->reply)
         conn_write(c, d->reply, strlen(d->reply));
     if (d->close_after_reply)
@@ -584,6 +587,76 @@ TEST(on_close_can_send_a_last_packet_when_the_socket_is_usable)
     teardown();
 }
 
+/* n PUBLISH packets with 1-byte bodies numbering them from `first`. */
+static size_t numbered(uint8_t *out, int first, int n)
+{
+    for (int i = 0; i < n; i++) {
+        out[3 * i] = 0x30;
+        out[3 * i + 1] = 1;
+        out[3 * i + 2] = (uint8_t)(first + i);
+    }
+    return 3 * (size_t)n;
+}
+
+TEST(packet_budget_per_iteration_keeps_order)
+{
+    CHECK(setup());
+    static uint8_t buf[3 * 1000];
+    send_all(buf, numbered(buf, 0, 1000));
+    worker_run_once(W, 100);
+    CHECK_EQ_INT(D.packets, NET_PACKET_BUDGET);
+    CHECK(D.conn->flags & CONN_F_PENDING);
+    CHECK(run_until(&D.packets, 1000));
+    for (int i = 0; i < MAX_PKTS && i < 1000; i++)
+        CHECK_EQ_INT(D.first[i], (uint8_t)i);
+    CHECK(!(D.conn->flags & CONN_F_PENDING));
+    /* Reading continues normally afterwards. */
+    send_all(buf, numbered(buf, 0, 2));
+    CHECK(run_until(&D.packets, 1002));
+    teardown();
+}
+
+TEST(paused_connection_is_not_read_and_resumes_in_order)
+{
+    CHECK(setup());
+    D.pause_at = 3;
+    uint8_t buf[3 * 40];
+    send_all(buf, numbered(buf, 0, 10));
+    CHECK(run_until(&D.packets, 3));
+    /* More bytes while paused: the loop must sleep, not spin on them. */
+    send_all(buf, numbered(buf, 10, 30));
+    uint64_t t0 = mono_ms();
+    for (int i = 0; i < 3; i++)
+        worker_run_once(W, 30);
+    CHECK(mono_ms() - t0 >= 80);
+    CHECK_EQ_INT(D.packets, 3);
+    CHECK(D.conn->in_len <= NET_READ_CHUNK);
+    conn_resume_read(D.conn);
+    CHECK(run_until(&D.packets, 40));
+    for (int i = 0; i < 40; i++)
+        CHECK_EQ_INT(D.first[i], i);
+    /* Pause and resume with nothing buffered. */
+    conn_pause_read(D.conn);
+    conn_pause_read(D.conn);
+    conn_resume_read(D.conn);
+    send_all(buf, numbered(buf, 40, 1));
+    CHECK(run_until(&D.packets, 41));
+    teardown();
+}
+
+TEST(paused_connection_still_sees_a_reset_peer)
+{
+    CHECK(setup());
+    conn_pause_read(D.conn);
+    close(peer);
+    peer = -1;
+    /* A hung-up socket is reported even with reading off; it must end
+     * the connection rather than wake the loop forever. */
+    CHECK(run_until(&D.closes, 1));
+    CHECK_EQ_INT(D.reason, CONN_CLOSE_IO_ERROR);
+    teardown();
+}
+
 /* ---- inbox and timers ---- */
 
 static int job_next, job_bad;
@@ -683,6 +756,9 @@ int main(void)
     RUN(refused_connection_gets_no_on_close);
     RUN(shutdown_closes_every_connection);
     RUN(on_close_can_send_a_last_packet_when_the_socket_is_usable);
+    RUN(packet_budget_per_iteration_keeps_order);
+    RUN(paused_connection_is_not_read_and_resumes_in_order);
+    RUN(paused_connection_still_sees_a_reset_peer);
     RUN(posts_from_another_thread_run_in_order);
     RUN(timers_fire_in_order_and_stopped_ones_do_not);
     return TEST_REPORT();
