@@ -70,7 +70,7 @@ struct conn {
     unsigned budget;                     /* packets left in this turn */
     void *tls;                           /* SSL object on TLS listeners, else NULL */
     size_t tls_retry_len;                /* bytes offered to an SSL_write that must be retried */
-    void *ws; /* WebSocket state (ws_conn.c) on websockets listeners */
+    void *ws;                            /* WebSocket state (ws_conn.c) on websockets listeners */
 };
 
 /* Queues a copy of data. Returns 0, or -1 if the connection is closing or
