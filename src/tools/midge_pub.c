@@ -150,6 +150,22 @@ static void on_publish(midge_client_t *c, void *ud, int mid, uint8_t reason,
     check_done(p);
 }
 
+static void on_disconnect(midge_client_t *c, void *ud, midge_err_t err, const char *detail,
+                          bool reconnecting)
+{
+    tool_ctx_t *t = ud;
+    pub_t *p = t->tool;
+    (void)detail;
+    /* MQTT 3.1.x brokers announce no size limit; one that closes the
+     * connection on a big message leaves only this hint. */
+    if (err != MIDGE_OK && !reconnecting && t->connected_once && t->cfg->protocol != 5 &&
+        p->len > 65536 && midge_queued_count(c) > 0)
+        tool_errf(t,
+                  "Error: The broker closed the connection while a message of %zu bytes was "
+                  "being sent; it may refuse packets that large.\n",
+                  p->len);
+}
+
 int main(int argc, char **argv)
 {
     static pub_t p;
@@ -167,7 +183,8 @@ int main(int argc, char **argv)
         tool_cfg_free(&cfg);
         return 1;
     }
-    midge_callbacks_t cbs = {.on_connect = on_connect, .on_publish = on_publish};
+    midge_callbacks_t cbs = {
+        .on_connect = on_connect, .on_publish = on_publish, .on_disconnect = on_disconnect};
     rc = tool_setup(&p.t, &cfg, &cbs, cfg.msg_mode == TOOL_MSG_LINES);
     bool failed = false;
     if (!rc && cfg.protocol == 5) {

@@ -134,10 +134,16 @@ static void wrap_disconnect(midge_client_t *c, void *ud, midge_err_t err, const 
         /* The first connection failing is fatal, as with mosquitto's
          * tools; later losses are retried when the tool asked for it. */
         const char *why = detail && *detail ? detail : midge_strerror(err);
-        if (err == MIDGE_ERR_DNS)
+        if (err == MIDGE_ERR_DNS) {
             tool_errf(t, "Unable to connect (%s).\n", why);
-        else
+        } else if (t->connected_once) {
+            /* mosquitto's tools exit with MOSQ_ERR_CONN_LOST here */
+            tool_errf(t, "Error: The connection was lost (%s).\n", why);
+            if (t->exit_code == 0)
+                t->exit_code = TOOL_EXIT_CONN_LOST;
+        } else {
             tool_errf(t, "Error: %s\n", why);
+        }
         if (t->exit_code == 0)
             t->exit_code = 1;
         t->done = true;

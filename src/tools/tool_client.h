@@ -16,6 +16,9 @@
 
 /* mosquitto_sub and mosquitto_rr exit with 27 when -W expires. */
 #define TOOL_EXIT_TIMEOUT 27
+/* ... and with 7 (MOSQ_ERR_CONN_LOST) when an established connection is
+ * lost for good. */
+#define TOOL_EXIT_CONN_LOST 7
 
 typedef struct tool_ctx tool_ctx_t;
 

@@ -127,6 +127,16 @@ def test_payload_larger_than_broker_maximum(workdir):
         r = run(["midge_pub"] + addr(b) + ["-V", "5", "-t", "a", "-f", path])
         assert r.returncode == 1
         assert b"maximum packet size of 1000 bytes" in r.stderr, r.stderr
+        # MQTT 3.1.1 announces no limit: the broker drops the connection,
+        # and the tools exit like mosquitto_pub (7, connection lost)
+        with open(path, "wb") as f:
+            f.write(b"x" * 100000)
+        r = run(["midge_pub"] + addr(b) + ["-t", "a", "-q", "1", "-f", path])
+        theirs = subprocess.run(["mosquitto_pub"] + addr(b) + ["-t", "a", "-q", "1", "-f", path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        assert r.returncode == theirs.returncode == 7, (r, theirs)
+        assert b"The connection was lost" in r.stderr
+        assert b"message of 100000 bytes" in r.stderr
     finally:
         b.stop()
 
