@@ -8,7 +8,8 @@ set -eu
 build_pkgs="gcc make cmake pkg-config libssl-dev libsqlite3-dev"
 test_pkgs="$build_pkgs clang libclang-rt-14-dev clang-format mosquitto mosquitto-clients
  python3 python3-pytest python3-pytest-xdist python3-pytest-timeout python3-paho-mqtt
- libpaho-mqtt-dev gcc-arm-none-eabi libnewlib-arm-none-eabi openssl"
+ libpaho-mqtt-dev gcc-arm-none-eabi libnewlib-arm-none-eabi openssl
+ chromium"
 bench_pkgs="$build_pkgs mosquitto mosquitto-clients"
 
 case "${1:-build}" in
