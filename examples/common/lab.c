@@ -143,9 +143,15 @@ void lab_client_stop(midge_client_t *c, const char *status_topic, const char *of
 {
     if (!c)
         return;
-    if (midge_is_connected(c))
+    if (midge_is_connected(c) &&
         midge_publish(c, NULL, status_topic, offline_payload, strlen(offline_payload), qos, true,
-                      NULL);
+                      NULL) == MIDGE_OK) {
+        /* Give the offline status up to 2 s to be acknowledged, so that a
+         * clean stop leaves the retained state right (a crash leaves it to
+         * the will). */
+        for (int i = 0; i < 200 && midge_queued_count(c) > 0 && midge_is_connected(c); i++)
+            usleep(10 * 1000);
+    }
     midge_disconnect(c);
     midge_loop_stop(c);
     midge_client_destroy(c);

@@ -2,9 +2,12 @@
  * midge: options and configuration, then the network layer started with
  * the protocol layer's callbacks.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/config.h"
 #include "broker/log.h"
@@ -16,6 +19,22 @@
 #ifndef MIDGE_VERSION
 #define MIDGE_VERSION "0.1.0"
 #endif
+
+/* The pid file lets init scripts and tests find the broker, daemonised
+ * or not. Like Mosquitto, a pid file that cannot be written stops the
+ * start. */
+static int write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    bool ok = f && fprintf(f, "%ld\n", (long)getpid()) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        mlog(MLOG_ERROR, "Error: unable to write pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -68,6 +87,22 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* -d detaches here: after every file that can refuse the start has been
+     * read (so its error still reaches the terminal), before the
+     * persistence database is opened and before any thread exists (a
+     * SQLite connection or a thread does not survive fork). stderr stays
+     * open, so `midge -d 2>>file` keeps a log. */
+    if (opt.daemon && daemon(1, 1) != 0) {
+        mlog(MLOG_ERROR, "Error: cannot run in the background: %s", strerror(errno));
+        broker_destroy(&broker);
+        config_free(&cfg);
+        return 1;
+    }
+    if (cfg.pid_file && write_pid_file(cfg.pid_file) != 0) {
+        broker_destroy(&broker);
+        config_free(&cfg);
+        return 1;
+    }
     if (persist_open(&broker, &cfg) != 0) {
         broker_destroy(&broker);
         config_free(&cfg);
@@ -90,6 +125,8 @@ int main(int argc, char **argv)
     mlog(MLOG_NOTICE, "midge version %s terminating", MIDGE_VERSION);
     broker_destroy(&broker);
     persist_close(&broker);
+    if (cfg.pid_file)
+        unlink(cfg.pid_file);
     config_free(&cfg);
     return rc;
 }

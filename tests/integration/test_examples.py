@@ -27,11 +27,14 @@ def read(path):
         return f.read().strip()
 
 
-def wait_for(pred, timeout=5.0, what="condition"):
+def wait_for(pred, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return
+        try:
+            if pred():
+                return
+        except (IndexError, ValueError):
+            pass  # nothing (valid) received yet
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
 
@@ -139,7 +142,8 @@ def test_led_dimmer_will_marks_it_offline_and_clean_stop_too(midge, workdir, led
     wait_for(lambda: json.loads(sub(midge.port, "lab/led/status")[0])["online"] is True,
              what="back online")
     assert d2.stop() == 0
-    assert json.loads(sub(midge.port, "lab/led/status")[0]) == {"online": False}
+    wait_for(lambda: json.loads(sub(midge.port, "lab/led/status")[0]) == {"online": False},
+             what="offline after a clean stop")
 
 
 def test_led_dimmer_pwm_backend_sets_period_enable_and_duty(midge, workdir, procs):
