@@ -27,6 +27,7 @@ TEST(connack_strings_match_mosquitto)
     CHECK(!strcmp(midge_connack_string(5, 0x86), "Bad User Name or Password"));
     CHECK(!strcmp(midge_reason_string(0x81), "Malformed Packet"));
     CHECK(!strcmp(midge_reason_string(0x03), "Unknown reason"));
+    CHECK(!strcmp(midge_reason_string(0xA1), "Subscription identifiers not supported"));
 }
 
 TEST(props_build_and_read)
