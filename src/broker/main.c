@@ -12,6 +12,7 @@
 #include "broker/config.h"
 #include "broker/log.h"
 #include "broker/options.h"
+#include "broker/privdrop.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
 #include "broker/server.h"
@@ -34,6 +35,11 @@ static int write_pid_file(const char *path)
         return -1;
     }
     return 0;
+}
+
+static int drop_root(void *user)
+{
+    return privdrop_to_user(user);
 }
 
 int main(int argc, char **argv)
@@ -108,6 +114,11 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* Root is given up once the listeners are bound (server_start), after
+     * the certificates, password/ACL files and persistence database were
+     * opened above. */
+    scfg.after_listen = drop_root;
+    scfg.after_listen_ctx = cfg.user;
     broker_proto_t ops;
     proto_ops_init(&ops, &broker);
     if (!ops.on_reload)

@@ -131,6 +131,8 @@ int server_start(server_t *s)
         mlog(MLOG_ERROR, "Error: no listener could be opened.");
         return -1;
     }
+    if (s->cfg.after_listen && s->cfg.after_listen(s->cfg.after_listen_ctx) != 0)
+        return -1;
 
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     s->threads = calloc(s->nworkers, sizeof *s->threads);

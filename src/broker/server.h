@@ -34,6 +34,11 @@ typedef struct {
      * server_run (SIGINT/SIGTERM stop, SIGHUP calls on_reload). Tests leave
      * it false. SIGPIPE is ignored either way. */
     bool handle_signals;
+    /* Called by server_start once every listener is bound, before any
+     * worker thread exists: the point to give up root (privdrop.h).
+     * Non-zero stops the start. NULL: nothing. */
+    int (*after_listen)(void *ctx);
+    void *after_listen_ctx;
 } server_config_t;
 
 void server_config_init(server_config_t *cfg);

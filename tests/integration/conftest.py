@@ -112,8 +112,14 @@ def start_midge(workdir, extra_args=(), config=None, port=None):
     argv = [midge_binary(), "-p", str(port)]
     if config is not None:
         path = os.path.join(workdir, "midge.conf")
+        text = config.format(port=port)
+        # Tests run as root in private 0700 directories: like Mosquitto,
+        # midge would switch to user mosquitto and lose them, so stay root
+        # unless the test is about `user`.
+        if not any(line.split()[:1] == ["user"] for line in text.splitlines()):
+            text += "\nuser root\n"
         with open(path, "w") as f:
-            f.write(config.format(port=port))
+            f.write(text)
         argv = [midge_binary(), "-c", path]
     argv += list(extra_args)
     return Broker(argv, port, "midge", workdir).start()
