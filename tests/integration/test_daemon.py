@@ -29,7 +29,9 @@ def wait_gone(pid, timeout=5.0):
 def write_conf(workdir, port, extra=""):
     path = os.path.join(workdir, "d.conf")
     with open(path, "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\npid_file %s\n%s"
+        # user root: the pid file lives in the test's private directory,
+        # which user mosquitto could not unlink it from.
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\nuser root\npid_file %s\n%s"
                 % (port, os.path.join(workdir, "midge.pid"), extra))
     return path
 
