@@ -89,6 +89,36 @@ static void refuse(client_t *c, uint8_t v5_reason, uint8_t v3_code, const char *
     conn_close(c->conn, CONN_CLOSE_BY_PROTO);
 }
 
+/* A wrong password is answered only after this long, so guessing costs
+ * the guesser time; the wait is a timer on the worker, never a sleep, so
+ * the worker's other clients do not notice. */
+#define LOGIN_FAIL_DELAY_MS 1000u
+
+static void refuse_login_now(worker_t *w, wtimer_t *t, void *arg)
+{
+    client_t *c = arg;
+    (void)w;
+    (void)t;
+    if (!c->conn)
+        return;
+    send_connack(c, false,
+                 c->version == MQTT_V5 ? MQTT_RC_NOT_AUTHORIZED
+                                       : MQTT_CONNACK_REFUSED_NOT_AUTHORIZED,
+                 NULL, -1);
+    conn_close(c->conn, CONN_CLOSE_BY_PROTO);
+}
+
+/* The refusal of a failed login, delayed. The client's timer (the CONNECT
+ * deadline until now) carries it, so on_close cancels it if the client
+ * goes first; packets it sends meanwhile are ignored (proto.c). */
+static void refuse_login(client_t *c)
+{
+    mlog(MLOG_NOTICE, "Client on %s refused: not authorised.", c->conn->peer_host);
+    c->login_refused = true;
+    if (wtimer_start(c->worker, &c->timer, LOGIN_FAIL_DELAY_MS, refuse_login_now, c) != 0)
+        refuse_login_now(c->worker, &c->timer, c);
+}
+
 /* "auto-" and a random UUID in upper-case hex, as Mosquitto assigns. */
 static void assign_id(const char *prefix, char *out, size_t cap)
 {
@@ -233,7 +263,7 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
     if (!sechook_connect(c, cn, id)) {
-        refuse(c, MQTT_RC_NOT_AUTHORIZED, MQTT_CONNACK_REFUSED_NOT_AUTHORIZED, "not authorised");
+        refuse_login(c);
         return;
     }
 

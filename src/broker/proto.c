@@ -254,6 +254,8 @@ static void on_packet(void *ctx, conn_t *conn, const mqtt_fixed_header_t *fh, co
     atomic_fetch_add_explicit(&b->stats.msgs_received, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->stats.bytes_received, fh->header_len + len, memory_order_relaxed);
     if (!c->connected) {
+        if (c->login_refused)
+            return; /* its answer is already decided and on its way */
         if (fh->type == MQTT_CONNECT && !c->session)
             handle_connect(c, fh, body);
         else

@@ -92,6 +92,7 @@ typedef struct client {
     bool connected;           /* CONNACK 0 sent */
     bool graceful;            /* DISCONNECT received: no will */
     bool taken_over;          /* another connection took the session */
+    bool login_refused;       /* refusal CONNACK waits on `timer` */
     atomic_bool wake_pending; /* a flush request is posted to our worker */
     uint16_t keepalive;       /* effective, seconds; 0: none */
     wtimer_t timer;           /* CONNECT deadline, then keep-alive */
