@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 20
 ARGS ?=
 
 .PHONY: all build asan run test unit integration fuzz bench format format-check clean size \
-	install deb
+	install deb arm64
 
 all: build
 
@@ -71,5 +71,15 @@ size:
 	@scripts/deps.sh test
 	@scripts/size.sh build/size
 
+# arm64 (Raspberry Pi with a 64-bit OS, arm64 VPS) with Debian's cross
+# compiler: broker, tools and libmidge in build-arm64/.
+ARM64_TARGETS := midge midge_pub midge_sub midge_rr midge_passwd midge_client \
+	midge_client_shared
+arm64:
+	@scripts/deps.sh arm64
+	@cmake -S . -B build-arm64 -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/toolchain-aarch64.cmake >/dev/null
+	@cmake --build build-arm64 -j$(JOBS) --target $(ARM64_TARGETS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-arm64
