@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,13 +131,22 @@ static int sensor_read(sensor_t *s, reading_t *r)
     return err;
 }
 
+/* Shared with the client's loop thread. */
+typedef struct {
+    int version;
+    atomic_int connects; /* accepted CONNACKs so far */
+} telemetry_t;
+
 static void on_connect(midge_client_t *c, void *ud, uint8_t code, bool session_present,
                        const midge_props_t *props)
 {
-    if (code != 0)
-        lab_log(PROG, "connection refused: %s", midge_connack_string(*(int *)ud, code));
-    else
-        lab_log(PROG, "connected");
+    telemetry_t *t = ud;
+    if (code != 0) {
+        lab_log(PROG, "connection refused: %s", midge_connack_string(t->version, code));
+        return;
+    }
+    lab_log(PROG, "connected");
+    atomic_fetch_add(&t->connects, 1);
 }
 
 static void on_disconnect(midge_client_t *c, void *ud, midge_err_t err, const char *detail,
@@ -244,26 +254,31 @@ int main(int argc, char **argv)
     lab_install_signals();
     static const char offline[] = "{\"online\":false}";
     midge_callbacks_t cbs = {.on_connect = on_connect, .on_disconnect = on_disconnect};
-    midge_client_t *c = lab_client_start(&conn, PROG, status, offline, &cbs, &conn.version);
+    telemetry_t tel = {.version = conn.version};
+    atomic_init(&tel.connects, 0);
+    midge_client_t *c = lab_client_start(&conn, PROG, status, offline, &cbs, &tel);
     if (!c)
         return 1;
 
     reading_t last = {0};
     bool failing = false;
+    char why[128] = "";
     double next_sample = now_s(), next_publish = now_s();
     long sent = 0;
-    bool status_sent = false;
+    int connects_seen = 0;
     while (!lab_stop && (count < 0 || sent < count)) {
         double t = now_s();
-        if (!status_sent && midge_is_connected(c)) {
-            publish_status(c, status, conn.qos, NULL);
-            status_sent = true;
+        /* After every (re)connection: the will may have marked us offline
+         * while the connection was down. */
+        int connects = atomic_load(&tel.connects);
+        if (connects != connects_seen && midge_is_connected(c)) {
+            connects_seen = connects;
+            publish_status(c, status, conn.qos, failing ? why : NULL);
         }
         if (t >= next_sample) {
             next_sample = t + (double)sample_ms / 1000.0;
             int err = sensor_read(&sensor, &last);
             if (err && !failing) {
-                char why[128];
                 snprintf(why, sizeof why, "sensor read failed: %s", strerror(err));
                 lab_log(PROG, "%s (retrying every %ld ms)", why, sample_ms);
                 publish_status(c, status, conn.qos, why);

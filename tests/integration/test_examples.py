@@ -283,3 +283,22 @@ def test_python_controller_and_subscriber_drive_the_lab(midge, workdir, procs):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert len(lines) == 3 and all(line.endswith("%") and " C " in line for line in lines)
+
+
+def test_dht_telemetry_republishes_its_status_after_reconnecting(workdir, procs):
+    """The status is retained state: after the broker restarts (losing it),
+    the reconnected sensor publishes it again, and readings resume."""
+    from conftest import start_midge
+    b = start_midge(workdir)
+    port = b.port
+    try:
+        start(procs, workdir, "dht_telemetry", "-p", port, "-b", "sim")
+        wait_for(lambda: json.loads(sub(port, "lab/dht11/status")[0]) == {"online": True},
+                 what="first status")
+        b.check_clean(b.stop())
+        b = start_midge(workdir, port=port)
+        wait_for(lambda: json.loads(sub(port, "lab/dht11/status", timeout=2)[0]) ==
+                 {"online": True}, timeout=20, what="status after the broker restarted")
+        assert json.loads(sub(port, "lab/dht11")[0])["humidity"] > 0
+    finally:
+        b.check_clean(b.stop())
