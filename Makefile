@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 20
 ARGS ?=
 
 .PHONY: all build asan run test unit integration fuzz bench format format-check clean size \
-	install deb arm64
+	install deb arm64 arm64-smoke
 
 all: build
 
@@ -27,7 +27,7 @@ run: build
 test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory format-check build asan
-	@$(MAKE) --no-print-directory unit fuzz integration
+	@$(MAKE) --no-print-directory unit fuzz integration arm64-smoke
 
 unit:
 	ctest --test-dir build --output-on-failure -j$(JOBS)
@@ -80,6 +80,11 @@ arm64:
 	@cmake -S . -B build-arm64 -DCMAKE_BUILD_TYPE=Release \
 		-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/toolchain-aarch64.cmake >/dev/null
 	@cmake --build build-arm64 -j$(JOBS) --target $(ARM64_TARGETS)
+
+# The arm64 build under qemu-user: broker started, pub/sub round trips.
+arm64-smoke: arm64
+	cd tests/integration && MIDGE_ARM64_BUILD=$(CURDIR)/build-arm64 \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider --timeout=120 test_arm64.py
 
 clean:
 	rm -rf build build-asan build-arm64
