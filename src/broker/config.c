@@ -73,6 +73,8 @@ void config_init(config_t *cfg)
     cfg->log_type =
         CONFIG_LOG_ERROR | CONFIG_LOG_WARNING | CONFIG_LOG_NOTICE | CONFIG_LOG_INFORMATION;
     cfg->log_timestamp = true;
+    cfg->log_facility = -1;
+    cfg->connection_messages = true;
 }
 
 void config_free(config_t *cfg)
@@ -85,6 +87,7 @@ void config_free(config_t *cfg)
     free(cfg->persistence_file);
     free(cfg->persistence_location);
     free(cfg->log_file);
+    free(cfg->log_timestamp_format);
     free(cfg->pid_file);
     free(cfg->user);
     config_init(cfg);

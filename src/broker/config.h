@@ -129,6 +129,11 @@ typedef struct config {
     unsigned log_type;  /* CONFIG_LOG_*, default error|warning|notice|information */
     bool log_timestamp; /* default true */
 
+    /* Logging, continued. */
+    char *log_timestamp_format; /* strftime format; NULL: seconds since the epoch */
+    int log_facility;           /* 0..7 for LOG_LOCAL0..7; -1 (default): LOG_DAEMON */
+    bool connection_messages;   /* default true */
+
     char *pid_file; /* NULL: none */
     char *user;     /* default "mosquitto" */
 

@@ -140,8 +140,8 @@ static void takeover_job(worker_t *w, void *arg)
     client_t *old = arg;
     if (old->conn && !conn_is_closing(old->conn)) {
         old->taken_over = true;
-        mlog(MLOG_NOTICE, "Client %s already connected, closing old connection.",
-             old->session ? old->session->client_id : "?");
+        mlog_conn(MLOG_NOTICE, "Client %s already connected, closing old connection.",
+                  old->session ? old->session->client_id : "?");
         proto_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER);
     }
     client_release(old);
@@ -366,8 +366,8 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
 
     send_connack(c, present == 1 && c->version != MQTT_V31, 0, assigned, server_keepalive);
     proto_start_keepalive(c);
-    if (mlog_enabled(MLOG_INFO)) {
-        mlog(MLOG_INFO, "New client connected from %s:%u as %s (p%d, c%d, k%u).",
+    if (mlog_enabled(MLOG_NOTICE) && mlog_connection_messages()) {
+        mlog(MLOG_NOTICE, "New client connected from %s:%u as %s (p%d, c%d, k%u).",
              c->conn->peer_host, c->conn->peer_port, c->session->client_id, (int)c->version,
              cn->clean_start ? 1 : 0, c->keepalive);
     }

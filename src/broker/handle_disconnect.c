@@ -31,6 +31,6 @@ void handle_disconnect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t
         pthread_mutex_unlock(&s->lock);
     }
     c->graceful = !(c->version == MQTT_V5 && d->reason == MQTT_RC_DISCONNECT_WITH_WILL);
-    mlog(MLOG_INFO, "Client %s disconnected.", c->session->client_id);
+    mlog_conn(MLOG_NOTICE, "Client %s disconnected.", c->session->client_id);
     conn_close(c->conn, CONN_CLOSE_BY_PROTO);
 }

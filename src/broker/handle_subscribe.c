@@ -99,7 +99,7 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
                 session_store(s)->ops->sub_put(
                     session_store(s), (mqtt_bytes_t){(const uint8_t *)s->client_id, s->id_len},
                     e.filter, options, sub_id);
-            mlog(MLOG_DEBUG, "%s %u %.*s", s->client_id, qos, (int)e.filter.len,
+            mlog(MLOG_SUBSCRIBE, "%s %u %.*s", s->client_id, qos, (int)e.filter.len,
                  (const char *)e.filter.data);
         } else if (rc == TT_ERR_FILTER) {
             reasons[i] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/log.h"
 #include "broker/proto.h"
 #include "broker/store.h"
 
@@ -30,6 +31,8 @@ void handle_unsubscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_
     mqtt_subscribe_iter_init(&it, un);
     while (i < un->count && mqtt_subscribe_next(&it, MQTT_UNSUBSCRIBE, &e)) {
         int rc = tt_unsubscribe(b->tree, s, e.filter);
+        mlog(MLOG_UNSUBSCRIBE, "%s %.*s", s->client_id, (int)e.filter.len,
+             (const char *)e.filter.data);
         if (rc == TT_OK) {
             reasons[i] = MQTT_RC_SUCCESS;
             if (session_store(s))

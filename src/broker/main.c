@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     if (r == OPTIONS_ERROR)
         return 1;
     if (opt.verbose)
-        mlog_set_level(MLOG_DEBUG);
+        mlog_set_verbose(true); /* every log_type, as Mosquitto's -v */
 
     config_t cfg;
     char err[512];
@@ -62,6 +62,14 @@ int main(int argc, char **argv)
         }
     } else if (config_load_default(&cfg, opt.port_count ? opt.ports[0] : 1883) != 0) {
         mlog(MLOG_ERROR, "Error: cannot build the default configuration.");
+        return 1;
+    }
+    /* Before anything else logs, so every line goes where the file says.
+     * Mosquitto keeps running on stderr when its log file cannot be
+     * opened; midge refuses to start, as for any other file it is given. */
+    if (mlog_configure(&cfg, err, sizeof(err)) != 0) {
+        mlog(MLOG_ERROR, "Error: %s", err);
+        config_free(&cfg);
         return 1;
     }
 
@@ -131,6 +139,8 @@ int main(int argc, char **argv)
         server_run(s);
         rc = 0;
     }
+    /* The log's topic waker names worker 0, which goes away here. */
+    mlog_topic_attach(NULL, NULL);
     if (s)
         server_destroy(s);
     mlog(MLOG_NOTICE, "midge version %s terminating", MIDGE_VERSION);
@@ -139,5 +149,6 @@ int main(int argc, char **argv)
     if (cfg.pid_file)
         unlink(cfg.pid_file);
     config_free(&cfg);
+    mlog_shutdown();
     return rc;
 }

@@ -183,8 +183,8 @@ void proto_fail(client_t *c, uint8_t reason, const char *why)
 {
     if (!c->conn || conn_is_closing(c->conn))
         return;
-    mlog(MLOG_NOTICE, "Client %s disconnected: %s.",
-         c->session ? c->session->client_id : "<unknown>", why);
+    mlog_conn(MLOG_NOTICE, "Client %s disconnected: %s.",
+              c->session ? c->session->client_id : "<unknown>", why);
     proto_disconnect(c, reason);
 }
 
@@ -210,8 +210,8 @@ static void keepalive_check(worker_t *w, wtimer_t *t, void *arg)
     uint64_t now = worker_now_ms(w);
     uint64_t idle = now > c->conn->last_rx_ms ? now - c->conn->last_rx_ms : 0;
     if (idle >= limit) {
-        mlog(MLOG_NOTICE, "Client %s has exceeded timeout, disconnecting.",
-             c->session ? c->session->client_id : "<unknown>");
+        mlog_conn(MLOG_NOTICE, "Client %s has exceeded timeout, disconnecting.",
+                  c->session ? c->session->client_id : "<unknown>");
         conn_close(c->conn, CONN_CLOSE_BY_PROTO);
         return;
     }
@@ -306,8 +306,8 @@ static void on_protocol_error(void *ctx, conn_t *conn, mqtt_err_t err)
         uint8_t d[3] = {0xE0, 0x01, mqtt_err_reason(err)};
         conn_write(conn, d, sizeof(d));
     }
-    mlog(MLOG_NOTICE, "Client %s disconnected: %s.",
-         c->session ? c->session->client_id : conn->peer_host, mqtt_err_str(err));
+    mlog_conn(MLOG_NOTICE, "Client %s disconnected: %s.",
+              c->session ? c->session->client_id : conn->peer_host, mqtt_err_str(err));
 }
 
 static void on_flush(void *ctx, conn_t *conn)
@@ -322,9 +322,9 @@ static void on_close(void *ctx, conn_t *conn, conn_close_reason_t reason)
     client_t *c = conn->proto;
     wtimer_stop(c->worker, &c->timer);
     if (c->session) {
-        if (c->connected && mlog_enabled(MLOG_INFO) && !c->graceful)
-            mlog(MLOG_INFO, "Client %s closed its connection (%s).", c->session->client_id,
-                 conn_close_reason_str(reason));
+        if (c->connected && mlog_enabled(MLOG_NOTICE) && !c->graceful)
+            mlog_conn(MLOG_NOTICE, "Client %s closed its connection (%s).", c->session->client_id,
+                      conn_close_reason_str(reason));
         will_on_close(c, reason == CONN_CLOSE_SHUTDOWN);
     }
     c->conn = NULL;

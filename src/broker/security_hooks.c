@@ -60,6 +60,7 @@ void sechook_reload(void *ctx)
         mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
         return;
     }
+    mlog_reload(&nc);
     if (nc.listener_count != b->config->listener_count ||
         nc.per_listener_settings != b->config->per_listener_settings) {
         mlog(MLOG_WARNING, "Warning: listeners and per_listener_settings are not reloaded; "
