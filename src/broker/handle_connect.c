@@ -367,9 +367,14 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     send_connack(c, present == 1 && c->version != MQTT_V31, 0, assigned, server_keepalive);
     proto_start_keepalive(c);
     if (mlog_enabled(MLOG_NOTICE) && mlog_connection_messages()) {
-        mlog(MLOG_NOTICE, "New client connected from %s:%u as %s (p%d, c%d, k%u).",
-             c->conn->peer_host, c->conn->peer_port, c->session->client_id, (int)c->version,
-             cn->clean_start ? 1 : 0, c->keepalive);
+        /* Mosquitto's line: p1 3.1, p2 3.1.1, p5 5.0; u'name' with a user name. */
+        mlog(MLOG_NOTICE, "New client connected from %s:%u as %s (p%d, c%d, k%u%s%s%s).",
+             c->conn->peer_host, c->conn->peer_port, c->session->client_id,
+             c->version == MQTT_V31    ? 1
+             : c->version == MQTT_V311 ? 2
+                                       : 5,
+             cn->clean_start ? 1 : 0, c->keepalive, c->username ? ", u'" : "",
+             c->username ? c->username : "", c->username ? "'" : "");
     }
     deliver_resend_inflight(c);
     conn_want_flush(c->conn);
