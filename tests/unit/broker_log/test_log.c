@@ -265,6 +265,40 @@ TEST(topic_queue_wakes_once_per_drain)
     mlog_shutdown();
 }
 
+static int load_text(config_t *cfg, const char *text, char *err, size_t errlen)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/t.conf", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -2;
+    fputs(text, f);
+    fclose(f);
+    int rc = config_load(cfg, path, err, errlen, NULL, NULL);
+    unlink(path);
+    return rc;
+}
+
+TEST(parses_the_logging_directives)
+{
+    config_t cfg;
+    char err[256];
+    CHECK(load_text(&cfg,
+                    "log_facility 3\nlog_timestamp_format %Y-%m-%d %H:%M:%S\n"
+                    "connection_messages false\n",
+                    err, sizeof(err)) == 0);
+    CHECK_EQ_INT(cfg.log_facility, 3);
+    CHECK(cfg.log_timestamp_format && strcmp(cfg.log_timestamp_format, "%Y-%m-%d %H:%M:%S") == 0);
+    CHECK(!cfg.connection_messages);
+    config_free(&cfg);
+    CHECK(load_text(&cfg, "\n", err, sizeof(err)) == 0);
+    CHECK_EQ_INT(cfg.log_facility, -1);
+    CHECK(cfg.log_timestamp_format == NULL && cfg.connection_messages);
+    config_free(&cfg);
+    CHECK(load_text(&cfg, "log_facility 8\n", err, sizeof(err)) == -1);
+    CHECK(load_text(&cfg, "log_facility local3\n", err, sizeof(err)) == -1);
+}
+
 #define THREADS 4
 #define LINES   3000
 
@@ -327,6 +361,7 @@ int main(void)
     RUN(ring_keeps_order_and_counts_drops);
     RUN(prefix_formats);
     RUN(types_and_topics);
+    RUN(parses_the_logging_directives);
     RUN(file_filtering_and_timestamp);
     RUN(reload_reopens_and_keeps_file_it_cannot_replace);
     RUN(topic_queue_wakes_once_per_drain);
