@@ -57,8 +57,8 @@ static void peer_to_string(conn_t *c, const struct sockaddr *sa, socklen_t len)
     }
 }
 
-conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct sockaddr *peer,
-                    socklen_t peer_len)
+conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const listener_spec_t *spec,
+                    const struct sockaddr *peer, socklen_t peer_len)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -71,11 +71,11 @@ conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct socka
     c->last_rx_ms = w->now_ms;
     c->max_packet_size = CONN_PREAUTH_MAX_PACKET;
     c->out_limit = CONN_DEFAULT_OUT_LIMIT;
-    if (l && l->spec.tls && tls_conn_start(c, l->spec.tls) != 0) {
+    if (spec && spec->tls && tls_conn_start(c, spec->tls) != 0) {
         free(c);
         return NULL;
     }
-    if (l && l->spec.websockets && ws_conn_start(c) != 0) {
+    if (spec && spec->websockets && ws_conn_start(c) != 0) {
         tls_conn_end(c, false);
         free(c);
         return NULL;

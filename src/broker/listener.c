@@ -80,7 +80,10 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
 {
     memset(l, 0, sizeof *l);
     l->spec = *spec;
+    l->spec.tls = NULL;
+    l->spec.user = NULL;
     atomic_init(&l->conn_count, 0);
+    atomic_init(&l->refs, 1);
     const char *shown = spec->host ? spec->host : "*";
 
     struct addrinfo hints = {0}, *res = NULL;
@@ -163,4 +166,48 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
     }
     format_addr(l->addr, sizeof l->addr, sa, l->port);
     return 0;
+}
+
+listener_t *listener_new(const listener_spec_t *spec, unsigned nworkers)
+{
+    listener_t *l = malloc(sizeof *l);
+    char *host = spec->host ? strdup(spec->host) : NULL;
+    if (!l || (spec->host && !host)) {
+        mlog(MLOG_ERROR, "Error: out of memory opening a listener.");
+        free(l);
+        free(host);
+        return NULL;
+    }
+    if (listener_open(l, spec, nworkers) != 0) {
+        free(l);
+        free(host);
+        return NULL;
+    }
+    l->host = host;
+    l->spec.host = host;
+    return l;
+}
+
+listener_t *listener_ref(listener_t *l)
+{
+    if (l)
+        atomic_fetch_add(&l->refs, 1);
+    return l;
+}
+
+void listener_unref(listener_t *l)
+{
+    if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
+    listener_close(l);
+    free(l->host);
+    free(l);
+}
+
+bool listener_same(const listener_t *l, const listener_spec_t *spec)
+{
+    bool same_host = (l->spec.host == NULL) == (spec->host == NULL) &&
+                     (spec->host == NULL || strcmp(l->spec.host, spec->host) == 0);
+    return same_host && l->spec.port == spec->port && l->spec.family == spec->family &&
+           l->spec.websockets == spec->websockets;
 }

@@ -31,7 +31,13 @@ typedef struct {
 } listener_spec_t;
 
 typedef struct listener {
+    /* The spec it was opened with. Only the identity fields (host, port,
+     * family, websockets) stay meaningful: a reload may give the listener
+     * new settings, which each worker holds (worker_listener_settings);
+     * tls and user are cleared here so nothing uses stale ones. */
     listener_spec_t spec;
+    char *host;      /* owned copy of spec.host (spec.host points here) */
+    atomic_int refs; /* listener_new: 1; each connection and generation */
     uint16_t port; /* the bound port (differs from spec.port when 0) */
     int family;    /* AF_INET or AF_INET6 */
     char addr[64]; /* bound address for logs: "127.0.0.1:1883" */
@@ -44,6 +50,16 @@ typedef struct listener {
  * (nothing left open). */
 int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers);
 void listener_close(listener_t *l);
+
+/* listener_open on the heap, reference counted (one reference returned).
+ * The last listener_unref closes the sockets still open and frees it. */
+listener_t *listener_new(const listener_spec_t *spec, unsigned nworkers);
+listener_t *listener_ref(listener_t *l);
+void listener_unref(listener_t *l);
+/* The identity a reload matches listeners by: bind address (textually),
+ * port, address family restriction and protocol. TLS and limits are
+ * settings of the listener, not its identity. */
+bool listener_same(const listener_t *l, const listener_spec_t *spec);
 
 /* Socket options applied to accepted sockets. */
 int set_tcp_nodelay(int fd, bool on);

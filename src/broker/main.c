@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     broker_proto_t ops;
     proto_ops_init(&ops, &broker);
     if (!ops.on_reload)
-        ops.on_reload = sechook_reload; /* SIGHUP: password and ACL files */
+        ops.on_reload = sechook_reload; /* SIGHUP: listeners, TLS, password and ACL files */
     mlog(MLOG_NOTICE, "midge version %s starting", MIDGE_VERSION);
     server_t *s = server_create(&scfg, &ops);
     broker.server = s;

@@ -45,6 +45,12 @@ typedef struct job job_t;
 typedef struct {
     worker_t *worker;
     listener_t *listener;
+    /* The listener's settings as this worker applies them (TLS context,
+     * max_connections, the protocol layer's user pointer); replaced only
+     * at a safe point by worker_sync_listeners, so they never change
+     * during a callback. The TLS context is kept alive by the server's
+     * generation this worker holds. */
+    listener_spec_t spec;
     int fd;
     bool paused; /* out of descriptors: not polled until `resume` fires */
     wtimer_t resume;
@@ -75,11 +81,12 @@ struct worker {
 
     worker_listener_t **listeners;
     size_t nlisteners;
+    void *conf; /* worker_conf */
 };
 
 /* conn.c, called by worker.c */
-conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const struct sockaddr *peer,
-                    socklen_t peer_len);
+conn_t *conn_create(worker_t *w, int fd, const listener_t *l, const listener_spec_t *spec,
+                    const struct sockaddr *peer, socklen_t peer_len);
 void conn_on_readable(conn_t *c);
 void conn_on_writable(conn_t *c);
 /* Hands over packets buffered while the budget was spent or reading was
@@ -115,5 +122,17 @@ void worker_unlink_conn(worker_t *w, conn_t *c);
 
 /* server.c: runs the jobs queued on w so far; true if there were any. */
 bool worker_run_inbox(worker_t *w);
+
+/*
+ * server.c, on w's thread at a safe point (a reload): makes w's listeners
+ * exactly ls[0..n) (NULL entries skipped) with settings specs[i]. A
+ * listener w polls that is not in ls is removed: its socket of this
+ * worker is closed and every connection w accepted on it is closed (the
+ * protocol layer sees an ordinary close, CONN_CLOSE_BY_PROTO). New ones
+ * are polled on their socket ls[i]->fds[worker id]. Then worker_conf(w)
+ * becomes conf. Failures to poll are logged and that listener skipped.
+ */
+void worker_sync_listeners(worker_t *w, listener_t *const *ls, const listener_spec_t *specs,
+                           size_t n, void *conf);
 
 #endif

@@ -1,6 +1,8 @@
 /* The protocol layer's calls into the security snapshot. See security_hooks.h. */
 #include "broker/security_hooks.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +11,38 @@
 #include "broker/listener.h"
 #include "broker/log.h"
 #include "broker/security.h"
+#include "broker/server.h"
 #include "broker/tls.h"
+#include "broker/worker.h"
 
-int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, size_t errlen)
+/* A reloaded configuration with its security snapshot: the conf of one
+ * server generation (server.h), so each worker switches listener
+ * settings, config listeners and password/ACL files in one step. */
+typedef struct sechook_snap {
+    atomic_int refs;
+    config_t cfg;
+    security_t *sec;
+} sechook_snap_t;
+
+static void sechook__snap_ref(void *p)
 {
-    b->config = cfg;
-    b->config_path = path;
+    atomic_fetch_add(&((sechook_snap_t *)p)->refs, 1);
+}
+
+static void sechook__snap_unref(void *p)
+{
+    sechook_snap_t *s = p;
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
+        return;
+    }
+    security_unref(s->sec);
+    config_free(&s->cfg);
+    free(s);
+}
+
+/* Configurations the broker cannot run yet. */
+static int sechook__check(const config_t *cfg, char *err, size_t errlen)
+{
     /* The broker does not apply mount points yet; running without one
      * would let a listener's clients see every other client's topics. */
     for (size_t i = 0; i < cfg->listener_count; i++) {
@@ -27,12 +55,20 @@ int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, 
             return -1;
         }
     }
+    return 0;
+}
+
+int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    b->config = cfg;
+    b->config_path = path;
+    if (sechook__check(cfg, err, errlen) != 0) {
+        return -1;
+    }
     b->security = security_load(cfg, err, errlen);
     if (b->security == NULL) {
         return -1;
     }
-    pthread_mutex_init(&b->security_lock, NULL);
-    atomic_init(&b->security_gen, 0);
     b->security_ready = true;
     return 0;
 }
@@ -41,10 +77,7 @@ void sechook_destroy(broker_t *b)
 {
     security_unref(b->security);
     b->security = NULL;
-    if (b->security_ready) {
-        pthread_mutex_destroy(&b->security_lock);
-        b->security_ready = false;
-    }
+    b->security_ready = false;
 }
 
 void sechook_reload(void *ctx)
@@ -54,82 +87,132 @@ void sechook_reload(void *ctx)
         return;
     }
     mlog(MLOG_NOTICE, "Reloading config.");
-    config_t nc;
+    sechook_snap_t *snap = calloc(1, sizeof(*snap));
+    if (snap == NULL) {
+        mlog(MLOG_ERROR, "Error: out of memory; keeping the previous configuration.");
+        return;
+    }
+    atomic_init(&snap->refs, 1);
     char err[512];
-    if (config_load(&nc, b->config_path, err, sizeof(err), NULL, NULL) != 0) {
+    if (config_load(&snap->cfg, b->config_path, err, sizeof(err), NULL, NULL) != 0) {
         mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
+        free(snap);
         return;
     }
-    mlog_reload(&nc);
-    if (nc.listener_count != b->config->listener_count ||
-        nc.per_listener_settings != b->config->per_listener_settings) {
-        mlog(MLOG_WARNING, "Warning: listeners and per_listener_settings are not reloaded; "
-                           "keeping the previous password and ACL settings.");
-        config_free(&nc);
+    mlog_reload(&snap->cfg);
+    if (sechook__check(&snap->cfg, err, sizeof(err)) != 0) {
+        mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
+        sechook__snap_unref(snap);
         return;
     }
-    security_t *fresh = security_load(&nc, err, sizeof(err));
-    config_free(&nc);
-    if (fresh == NULL) {
-        mlog(MLOG_ERROR, "Error: %s; keeping the previous password and ACL files.", err);
+    snap->sec = security_load(&snap->cfg, err, sizeof(err));
+    if (snap->sec == NULL) {
+        mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
+        sechook__snap_unref(snap);
         return;
     }
-    pthread_mutex_lock(&b->security_lock);
-    security_t *old = b->security;
-    b->security = fresh;
-    atomic_fetch_add(&b->security_gen, 1);
-    pthread_mutex_unlock(&b->security_lock);
-    security_unref(old);
+    if (b->server == NULL) {
+        sechook__snap_unref(snap);
+        return;
+    }
+    /* The TLS files are read here, before anything changes. */
+    server_config_t ns;
+    server_config_init(&ns);
+    if (server_config_from_config(&ns, &snap->cfg, 0) != 0) {
+        mlog(MLOG_ERROR, "Error: a TLS file of %s cannot be used; keeping the previous "
+                         "configuration.",
+             b->config_path);
+        sechook__snap_unref(snap);
+        return;
+    }
+    ns.conf = snap;
+    ns.conf_ref = sechook__snap_ref;
+    ns.conf_unref = sechook__snap_unref;
+    server_reload_stats_t st;
+    if (server_reconfigure(b->server, &ns, &st) != 0) {
+        mlog(MLOG_ERROR, "Error: the configuration could not be applied; keeping the previous "
+                         "one.");
+        return;
+    }
+    mlog(MLOG_NOTICE,
+         "Configuration reloaded: %u listener%s kept, %u opened, %u closed, %u failed to open.",
+         st.kept, st.kept == 1 ? "" : "s", st.opened, st.closed, st.failed);
 }
 
-/* The client's snapshot, moved to the broker's current one after a reload. */
-static security_t *sechook__current(client_t *c)
+/*
+ * What a client checks against: its worker's configuration (the one that
+ * worker's listener settings came with), or the start-up one until the
+ * first reload. It changes only between callbacks, at a safe point of the
+ * worker's loop, so pointers into it stay valid for the current callback.
+ */
+static const config_t *sechook__view(const client_t *c, const security_t **sec)
 {
-    broker_t *b = c->b;
-    if (!b->security_ready) {
-        return b->security;
+    const broker_t *b = c->b;
+    const sechook_snap_t *snap =
+        c->conn != NULL && c->conn->worker != NULL ? worker_conf(c->conn->worker) : NULL;
+    if (snap != NULL) {
+        *sec = snap->sec;
+        return &snap->cfg;
     }
-    unsigned gen = atomic_load(&b->security_gen);
-    if (c->security == NULL || c->security_gen != gen) {
-        pthread_mutex_lock(&b->security_lock);
-        security_t *s = security_ref(b->security);
-        gen = atomic_load(&b->security_gen);
-        pthread_mutex_unlock(&b->security_lock);
-        security_unref(c->security);
-        c->security = s;
-        c->security_gen = gen;
-    }
-    return c->security;
+    *sec = b->security;
+    return b->config;
 }
 
-/* The config listener a connection came in on: its spec.user, set from
- * cfg->listeners; connections of listeners made from -p ports have none
- * and use the first (the default configuration has exactly one). */
-static size_t sechook__listener_index(const broker_t *b, const conn_t *conn)
+/* The config listener of the client's connection in cfg: the user pointer
+ * of the settings its worker applies to the connection's listener.
+ * Connections without a listener (adopted sockets) or from a -p listener
+ * use the first. NULL: the listener was removed by a reload (the
+ * connection is being closed) or the connection is gone. */
+static const config_listener_t *sechook__listener(const client_t *c, const config_t *cfg)
 {
-    if (b->config == NULL || conn == NULL || conn->listener == NULL ||
-        conn->listener->spec.user == NULL) {
-        return 0;
+    if (cfg == NULL || cfg->listener_count == 0 || c->conn == NULL) {
+        return NULL;
     }
-    const config_listener_t *l = conn->listener->spec.user;
-    if (l < b->config->listeners || l >= b->config->listeners + b->config->listener_count) {
-        return 0;
+    const conn_t *conn = c->conn;
+    if (conn->listener == NULL) {
+        return &cfg->listeners[0];
     }
-    return (size_t)(l - b->config->listeners);
+    const listener_spec_t *spec = worker_listener_settings(conn->worker, conn->listener);
+    if (spec == NULL) {
+        return NULL;
+    }
+    const config_listener_t *l = spec->user;
+    if (l == NULL) {
+        return &cfg->listeners[0];
+    }
+    if (l < cfg->listeners || l >= cfg->listeners + cfg->listener_count) {
+        return NULL;
+    }
+    return l;
+}
+
+/* Index of the client's listener for the security calls; out of range
+ * (refused, deny-all ACL) when it has none. */
+static size_t sechook__index(const client_t *c, const config_t *cfg)
+{
+    const config_listener_t *l = sechook__listener(c, cfg);
+    return l != NULL ? (size_t)(l - cfg->listeners) : SIZE_MAX;
+}
+
+const config_listener_t *sechook_listener(client_t *c)
+{
+    const security_t *sec;
+    return sechook__listener(c, sechook__view(c, &sec));
 }
 
 bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_id)
 {
-    broker_t *b = c->b;
-    security_t *sec = sechook__current(c);
-    size_t idx = sechook__listener_index(b, c->conn);
+    (void)client_id;
+    const security_t *sec;
+    const config_t *cfg = sechook__view(c, &sec);
+    size_t idx = sechook__index(c, cfg);
     c->listener_index = idx;
     char name[1024];
     security_creds_t creds = {0};
     const char *username = NULL;
     size_t username_len = 0;
     if (security_identity_is_username(sec, idx)) {
-        bool subject = !b->config->listeners[idx].use_identity_as_username;
+        bool subject = !cfg->listeners[idx].use_identity_as_username;
         if (conn_tls_peer_name(c->conn, subject, name, sizeof(name)) == 0) {
             creds.cert_identity = name;
             username = name;
@@ -168,9 +251,17 @@ bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_i
     return true;
 }
 
+/* The ACL for the client's listener in its worker's current snapshot. */
+static const acl_t *sechook__acl(client_t *c)
+{
+    const security_t *sec;
+    const config_t *cfg = sechook__view(c, &sec);
+    return security_acl(sec, sechook__index(c, cfg));
+}
+
 bool sechook_will_allowed(client_t *c, const mqtt_connect_t *cn, const char *client_id)
 {
-    const acl_t *acl = security_acl(sechook__current(c), c->listener_index);
+    const acl_t *acl = sechook__acl(c);
     if (acl != NULL && !acl_check(acl, client_id, c->username, (const char *)cn->will_topic.data,
                                   cn->will_topic.len, ACL_WRITE)) {
         mlog(MLOG_NOTICE, "Denied will topic %.*s of client %s: the will is dropped.",
@@ -185,8 +276,9 @@ bool sechook_allow_zero_length_clientid(client_t *c)
     if (c->b->security == NULL) {
         return c->b->allow_zero_length_clientid;
     }
-    return security_allow_zero_length_clientid(sechook__current(c),
-                                               sechook__listener_index(c->b, c->conn));
+    const security_t *sec;
+    const config_t *cfg = sechook__view(c, &sec);
+    return security_allow_zero_length_clientid(sec, sechook__index(c, cfg));
 }
 
 const char *sechook_auto_id_prefix(client_t *c)
@@ -194,12 +286,9 @@ const char *sechook_auto_id_prefix(client_t *c)
     if (c->b->security == NULL) {
         return c->b->auto_id_prefix;
     }
-    return security_auto_id_prefix(sechook__current(c), sechook__listener_index(c->b, c->conn));
-}
-
-static const acl_t *sechook__acl(client_t *c)
-{
-    return security_acl(sechook__current(c), c->listener_index);
+    const security_t *sec;
+    const config_t *cfg = sechook__view(c, &sec);
+    return security_auto_id_prefix(sec, sechook__index(c, cfg));
 }
 
 static const char *sechook__client_id(const client_t *c)
@@ -230,6 +319,4 @@ void sechook_client_free(client_t *c)
 {
     free(c->username);
     c->username = NULL;
-    security_unref(c->security);
-    c->security = NULL;
 }

@@ -3,12 +3,17 @@
  * call per decision, each taking the client, so the handlers stay one line
  * per check. Every call runs on the client's worker.
  *
- * Reload: on SIGHUP sechook_reload() re-reads the configuration file and
- * the password and ACL files it names into a new snapshot; if any of them
- * is broken it logs "file:line: reason" and keeps the old one. Each client
- * holds a reference to the snapshot it checks against and moves to the new
- * one at its next check, so connections are never dropped, new logins use
- * the new passwords, and ACL changes apply to existing subscriptions.
+ * Reload: on SIGHUP sechook_reload() re-reads the configuration file, the
+ * password and ACL files and the TLS files it names into a new snapshot;
+ * if any of them is broken it logs why ("file:line: reason", or the file
+ * and OpenSSL's reason) and keeps everything as it was. Otherwise the
+ * snapshot goes to the server (server_reconfigure), which opens, closes
+ * and updates listeners and hands each worker the snapshot together with
+ * its listeners' new settings, at a safe point of its loop. A client
+ * checks against its worker's snapshot, found by its connection's
+ * listener (by identity, so a reordered file changes nothing): new logins
+ * use the new passwords and listener settings, and every client's next
+ * ACL check uses the new ACL, existing subscriptions included.
  */
 #ifndef MIDGE_BROKER_SECURITY_HOOKS_H
 #define MIDGE_BROKER_SECURITY_HOOKS_H
@@ -35,6 +40,15 @@ void sechook_reload(void *ctx);
  * authorised" (CONNACK 0x87 in v5, 5 before).
  */
 bool sechook_connect(client_t *c, const mqtt_connect_t *cn, const char *client_id);
+
+/*
+ * The configuration listener of the client's connection (max_qos,
+ * mount_point, ...), from the snapshot its worker currently applies.
+ * Valid during the current worker callback only: copy what is kept. NULL
+ * when the connection has none any more (its listener was removed by a
+ * reload and it is being closed, or it is gone): treat as refused.
+ */
+const config_listener_t *sechook_listener(client_t *c);
 
 /* After sechook_connect: may the will be published (ACL write on its
  * topic)? If not, the connection is accepted and the will dropped, as

@@ -36,17 +36,26 @@ int server_config_from_config(server_config_t *cfg, const config_t *conf, unsign
                                  .tls13_only = cl->tls_version == CONFIG_TLS_V1_3,
                                  .require_certificate = cl->require_certificate};
             spec.tls = tls_ctx_new(&ts);
-            if (!spec.tls)
+            if (!spec.tls) {
+                mlog(MLOG_ERROR, "Error: %s:%d: the TLS files of listener %u cannot be used.",
+                     cl->file ? cl->file : "config", cl->line, cl->port);
+                server_config_release(cfg);
                 return -1;
+            }
         }
         if (cl->local_only) {
             spec.host = "127.0.0.1";
-            if (add(cfg, &spec) != 0)
+            if (add(cfg, &spec) != 0) {
+                tls_ctx_free(spec.tls);
+                server_config_release(cfg);
                 return -1;
+            }
             spec.host = "::1";
             spec.optional = true;
-            if (add(cfg, &spec) != 0)
+            if (add(cfg, &spec) != 0) {
+                server_config_release(cfg);
                 return -1;
+            }
             continue;
         }
         spec.host = cl->bind_address;
@@ -56,6 +65,7 @@ int server_config_from_config(server_config_t *cfg, const config_t *conf, unsign
             spec.family = AF_INET6;
         if (add(cfg, &spec) != 0) {
             tls_ctx_free(spec.tls);
+            server_config_release(cfg);
             return -1;
         }
     }

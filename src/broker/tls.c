@@ -4,12 +4,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "log.h"
 #include "net_internal.h"
 
 struct tls_ctx {
+    atomic_int refs;
     SSL_CTX *ssl;
 };
 
@@ -39,6 +41,7 @@ tls_ctx_t *tls_ctx_new(const tls_settings_t *s)
     tls_ctx_t *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    atomic_init(&t->refs, 1);
     t->ssl = SSL_CTX_new(TLS_server_method());
     if (!t->ssl)
         goto fail;
@@ -95,9 +98,16 @@ fail:
     return NULL;
 }
 
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *ctx)
+{
+    if (ctx)
+        atomic_fetch_add(&ctx->refs, 1);
+    return ctx;
+}
+
 void tls_ctx_free(tls_ctx_t *ctx)
 {
-    if (!ctx)
+    if (!ctx || atomic_fetch_sub(&ctx->refs, 1) != 1)
         return;
     SSL_CTX_free(ctx->ssl);
     free(ctx);

@@ -28,6 +28,11 @@ typedef struct {
 /* Builds a server context; NULL with the reason logged (unreadable file,
  * key not matching the certificate, ...). */
 tls_ctx_t *tls_ctx_new(const tls_settings_t *s);
+/* Contexts are reference counted: each listener generation holding one
+ * takes a reference, tls_ctx_free drops one. A connection's SSL object
+ * holds OpenSSL's own reference on the SSL_CTX, so connections opened
+ * with a context keep working after its last tls_ctx_free (SIGHUP). */
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *ctx);
 void tls_ctx_free(tls_ctx_t *ctx);
 
 /* True if the connection came in on a TLS listener. */

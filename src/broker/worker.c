@@ -80,6 +80,25 @@ unsigned worker_conn_count(const worker_t *w)
     return w->nconns;
 }
 
+static worker_listener_t *find_listener(const worker_t *w, const listener_t *l)
+{
+    for (size_t i = 0; l && i < w->nlisteners; i++)
+        if (w->listeners[i]->listener == l)
+            return w->listeners[i];
+    return NULL;
+}
+
+const listener_spec_t *worker_listener_settings(const worker_t *w, const listener_t *l)
+{
+    worker_listener_t *wl = find_listener(w, l);
+    return wl ? &wl->spec : NULL;
+}
+
+void *worker_conf(const worker_t *w)
+{
+    return w->conf;
+}
+
 static void *tag(void *p, unsigned t)
 {
     return (void *)((uintptr_t)p | t);
@@ -213,8 +232,12 @@ static void link_conn(worker_t *w, conn_t *c)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    if (c->listener)
+    if (c->listener) {
+        /* The connection may outlive the listener's removal by a reload
+         * until it is closed at the safe point. */
+        listener_ref((listener_t *)c->listener);
         atomic_fetch_add(&((listener_t *)c->listener)->conn_count, 1);
+    }
 }
 
 void worker_unlink_conn(worker_t *w, conn_t *c)
@@ -226,16 +249,19 @@ void worker_unlink_conn(worker_t *w, conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
-    if (c->listener)
+    if (c->listener) {
         atomic_fetch_sub(&((listener_t *)c->listener)->conn_count, 1);
+        listener_unref((listener_t *)c->listener);
+        c->listener = NULL;
+    }
 }
 
 /* ---- connections and listeners ---- */
 
-static conn_t *adopt(worker_t *w, int fd, const listener_t *l, const struct sockaddr *sa,
-                     socklen_t len)
+static conn_t *adopt(worker_t *w, int fd, const listener_t *l, const listener_spec_t *spec,
+                     const struct sockaddr *sa, socklen_t len)
 {
-    conn_t *c = conn_create(w, fd, l, sa, len);
+    conn_t *c = conn_create(w, fd, l, spec, sa, len);
     if (!c || ev_add(w->ev, fd, EV_READ, tag(c, TAG_CONN)) != 0) {
         mlog(MLOG_WARNING, "Warning: cannot take a new connection: %s.", strerror(errno));
         free(c);
@@ -263,7 +289,10 @@ conn_t *worker_adopt(worker_t *w, int fd, const listener_t *l)
     socklen_t len = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         len = 0;
-    return adopt(w, fd, l, len ? (struct sockaddr *)&ss : NULL, len);
+    const listener_spec_t *spec = worker_listener_settings(w, l);
+    if (!spec && l)
+        spec = &l->spec;
+    return adopt(w, fd, l, spec, len ? (struct sockaddr *)&ss : NULL, len);
 }
 
 static void listener_resume(worker_t *w, wtimer_t *t, void *arg)
@@ -317,20 +346,20 @@ static void on_acceptable(worker_listener_t *wl)
                 return;
             }
         }
-        if (l->spec.max_connections >= 0 &&
-            atomic_load(&l->conn_count) >= l->spec.max_connections) {
+        if (wl->spec.max_connections >= 0 &&
+            atomic_load(&l->conn_count) >= wl->spec.max_connections) {
             mlog(MLOG_NOTICE, "Client connection refused: %s reached max_connections (%d).",
-                 l->addr, l->spec.max_connections);
+                 l->addr, wl->spec.max_connections);
             close(fd);
             continue;
         }
-        if (l->spec.tcp_nodelay)
+        if (wl->spec.tcp_nodelay)
             set_tcp_nodelay(fd, true);
-        adopt(w, fd, l, (struct sockaddr *)&ss, len);
+        adopt(w, fd, l, &wl->spec, (struct sockaddr *)&ss, len);
     }
 }
 
-int worker_add_listener(worker_t *w, listener_t *l, int fd)
+int worker_add_listener(worker_t *w, listener_t *l, int fd, const listener_spec_t *spec)
 {
     worker_listener_t **v = realloc(w->listeners, (w->nlisteners + 1) * sizeof *v);
     if (!v)
@@ -341,6 +370,7 @@ int worker_add_listener(worker_t *w, listener_t *l, int fd)
         return -1;
     wl->worker = w;
     wl->listener = l;
+    wl->spec = *spec;
     wl->fd = fd;
     wtimer_init(&wl->resume);
     if (ev_add(w->ev, fd, EV_READ, tag(wl, TAG_LISTENER)) != 0) {
@@ -349,6 +379,57 @@ int worker_add_listener(worker_t *w, listener_t *l, int fd)
     }
     w->listeners[w->nlisteners++] = wl;
     return 0;
+}
+
+/* Stops polling wl, closes this worker's socket of it and every
+ * connection this worker accepted on it. */
+static void remove_listener(worker_t *w, size_t idx)
+{
+    worker_listener_t *wl = w->listeners[idx];
+    listener_t *l = wl->listener;
+    if (!wl->paused)
+        ev_del(w->ev, wl->fd);
+    wtimer_stop(w, &wl->resume);
+    if (w->id < l->nfds && l->fds[w->id] == wl->fd) {
+        close(wl->fd);
+        l->fds[w->id] = -1;
+    }
+    w->listeners[idx] = w->listeners[--w->nlisteners];
+    free(wl);
+    unsigned closed = 0;
+    for (conn_t *c = w->conns; c; c = c->next)
+        if (c->listener == l && !(c->flags & CONN_F_CLOSING)) {
+            conn_close(c, CONN_CLOSE_BY_PROTO);
+            closed++;
+        }
+    if (closed)
+        mlog(MLOG_NOTICE, "Closing %u connection%s of removed listener %s.", closed,
+             closed == 1 ? "" : "s", l->addr);
+}
+
+void worker_sync_listeners(worker_t *w, listener_t *const *ls, const listener_spec_t *specs,
+                           size_t n, void *conf)
+{
+    for (size_t i = w->nlisteners; i-- > 0;) {
+        worker_listener_t *wl = w->listeners[i];
+        size_t k = 0;
+        while (k < n && ls[k] != wl->listener)
+            k++;
+        if (k == n)
+            remove_listener(w, i);
+        else
+            wl->spec = specs[k];
+    }
+    for (size_t k = 0; k < n; k++) {
+        listener_t *l = ls[k];
+        if (!l || find_listener(w, l))
+            continue;
+        int fd = w->id < l->nfds ? l->fds[w->id] : -1;
+        if (fd < 0 || worker_add_listener(w, l, fd, &specs[k]) != 0)
+            mlog(MLOG_ERROR, "Error: worker %u cannot poll %s: %s.", w->id, l->addr,
+                 strerror(errno));
+    }
+    w->conf = conf;
 }
 
 /* ---- inbox ---- */

@@ -55,6 +55,17 @@ void *worker_proto(const worker_t *w);
 /* Connections currently owned by w. */
 unsigned worker_conn_count(const worker_t *w);
 
+/* The settings of listener l as w applies them now (see server.h on
+ * reload): what l's connections on w were accepted with was what this
+ * returned then; it changes only between callbacks, at a reload. NULL
+ * when w no longer polls l (a reload removed it: its connections are
+ * being closed) or l is NULL. */
+const listener_spec_t *worker_listener_settings(const worker_t *w, const listener_t *l);
+/* The configuration object that goes with those settings (server.h:
+ * server_config_t.conf), replaced in the same step; NULL until a reload
+ * gives one. */
+void *worker_conf(const worker_t *w);
+
 /* Monotonic clock in ms, read now. */
 uint64_t mono_ms(void);
 
@@ -62,10 +73,12 @@ uint64_t mono_ms(void);
  * the test's own thread ---- */
 
 worker_t *worker_create(unsigned id, const broker_proto_t *proto, server_t *server);
-/* Accepts connections from fd (one of l's sockets) on this worker. */
-int worker_add_listener(worker_t *w, listener_t *l, int fd);
+/* Accepts connections from fd (one of l's sockets) on this worker, with
+ * the settings spec (copied; its TLS context must outlive its use here). */
+int worker_add_listener(worker_t *w, listener_t *l, int fd, const listener_spec_t *spec);
 /* Makes a connection of an already connected socket (made nonblocking
- * here); calls on_accept. Returns NULL if refused or out of memory (fd is
+ * here) with l's settings on w (or l's own spec when w does not poll l);
+ * calls on_accept. Returns NULL if refused or out of memory (fd is
  * closed then). */
 conn_t *worker_adopt(worker_t *w, int fd, const listener_t *l);
 /* One loop iteration, waiting at most max_wait_ms (-1: until the next
