@@ -38,10 +38,10 @@ typedef struct listener {
     listener_spec_t spec;
     char *host;      /* owned copy of spec.host (spec.host points here) */
     atomic_int refs; /* listener_new: 1; each connection and generation */
-    uint16_t port; /* the bound port (differs from spec.port when 0) */
-    int family;    /* AF_INET or AF_INET6 */
-    char addr[64]; /* bound address for logs: "127.0.0.1:1883" */
-    int *fds;      /* one listening socket per worker; -1 once closed */
+    uint16_t port;   /* the bound port (differs from spec.port when 0) */
+    int family;      /* AF_INET or AF_INET6 */
+    char addr[64];   /* bound address for logs: "127.0.0.1:1883" */
+    int *fds;        /* one listening socket per worker; -1 once closed */
     unsigned nfds;
     atomic_int conn_count; /* open connections, for max_connections */
 } listener_t;

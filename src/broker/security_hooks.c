@@ -119,8 +119,9 @@ void sechook_reload(void *ctx)
     server_config_t ns;
     server_config_init(&ns);
     if (server_config_from_config(&ns, &snap->cfg, 0) != 0) {
-        mlog(MLOG_ERROR, "Error: a TLS file of %s cannot be used; keeping the previous "
-                         "configuration.",
+        mlog(MLOG_ERROR,
+             "Error: a TLS file of %s cannot be used; keeping the previous "
+             "configuration.",
              b->config_path);
         sechook__snap_unref(snap);
         return;

@@ -470,8 +470,10 @@ int server_reconfigure(server_t *s, server_config_t *ncfg, server_reload_stats_t
         listener_t *l = listener_new(spec, s->nworkers);
         if (!l) {
             if (!spec->optional) {
-                mlog(MLOG_WARNING, "Warning: listener on port %u not opened; the others are "
-                                   "applied.", spec->port);
+                mlog(MLOG_WARNING,
+                     "Warning: listener on port %u not opened; the others are "
+                     "applied.",
+                     spec->port);
                 st->failed++;
             }
             continue;
