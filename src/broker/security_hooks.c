@@ -119,10 +119,8 @@ void sechook_reload(void *ctx)
     server_config_t ns;
     server_config_init(&ns);
     if (server_config_from_config(&ns, &snap->cfg, 0) != 0) {
-        mlog(MLOG_ERROR,
-             "Error: a TLS file of %s cannot be used; keeping the previous "
-             "configuration.",
-             b->config_path);
+        mlog(MLOG_ERROR, "Error: the TLS files could not be loaded; keeping the previous "
+                         "configuration.");
         sechook__snap_unref(snap);
         return;
     }

@@ -483,6 +483,10 @@ int server_reconfigure(server_t *s, server_config_t *ncfg, server_reload_stats_t
         mlog(MLOG_NOTICE, "Opening %s listen socket on %s.",
              l->family == AF_INET6 ? "ipv6" : "ipv4", l->addr);
     }
-    publish(s, g);
+    /* Returning once the workers use it lets the caller's "reloaded"
+     * mean in effect. */
+    gen_ref(g);
+    wait_applied(g, publish(s, g));
+    gen_unref(g);
     return 0;
 }

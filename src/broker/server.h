@@ -104,7 +104,8 @@ void server_destroy(server_t *s);
  *   - an unmatched new spec is bound; a failure is logged and that
  *     listener skipped, the others applied.
  * Each worker switches at a safe point of its loop, listener settings and
- * ncfg->conf in one step. ncfg's threads, handle_signals and after_listen
+ * ncfg->conf in one step; this returns once all have (waiting at most a
+ * few seconds for a busy one). ncfg's threads, handle_signals and after_listen
  * are ignored. The server takes ncfg's TLS contexts and conf in every case.
  * Returns 0, or -1 (logged, nothing changed) when the server is not
  * running or memory runs out.

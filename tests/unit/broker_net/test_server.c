@@ -427,6 +427,97 @@ TEST(listeners_from_a_config_file_with_max_connections)
     config_free(&conf);
 }
 
+/* A reload's conf: counts references, to see generations released. */
+static atomic_int conf_refs;
+static void conf_ref(void *p)
+{
+    atomic_fetch_add(&conf_refs, 1);
+}
+static void conf_unref(void *p)
+{
+    atomic_fetch_sub(&conf_refs, 1);
+}
+
+static atomic_int conf_seen, limit_seen;
+static int conf_marker;
+
+static void check_worker_view(worker_t *w, void *arg)
+{
+    if (worker_conf(w) == &conf_marker)
+        atomic_fetch_add(&conf_seen, 1);
+    const listener_spec_t *spec = worker_listener_settings(w, arg);
+    if (spec && spec->max_connections == 1)
+        atomic_fetch_add(&limit_seen, 1);
+}
+
+static bool closed_by_server(int fd)
+{
+    uint8_t byte;
+    return read(fd, &byte, 1) == 0;
+}
+
+TEST(reconfigure_keeps_adds_and_removes_listeners)
+{
+    reset();
+    uint16_t pa = free_port(), pb = free_port(), pc = free_port();
+    server_config_t cfg;
+    server_config_init(&cfg);
+    cfg.threads = 2;
+    listener_spec_t a = {.host = "127.0.0.1", .port = pa, .max_connections = -1};
+    listener_spec_t b = a, c = a;
+    b.port = pb;
+    c.port = pc;
+    server_config_add_listener(&cfg, &a);
+    server_config_add_listener(&cfg, &b);
+    server_t *s = server_create(&cfg, &OPS);
+    CHECK_EQ_INT(server_start(s), 0);
+    int fa = connect_to(AF_INET, pa), fb = connect_to(AF_INET, pb);
+    CHECK(ping(fa) && ping(fb));
+
+    /* A stays with a new limit, B goes, C comes. */
+    server_config_t next;
+    server_config_init(&next);
+    a.max_connections = 1;
+    server_config_add_listener(&next, &a);
+    server_config_add_listener(&next, &c);
+    atomic_store(&conf_refs, 1);
+    next.conf = &conf_marker;
+    next.conf_ref = conf_ref;
+    next.conf_unref = conf_unref;
+    const listener_t *kept = server_listener(s, 0);
+    server_reload_stats_t st;
+    mlog_set_level(MLOG_NONE);
+    CHECK_EQ_INT(server_reconfigure(s, &next, &st), 0);
+    CHECK_EQ_INT(st.kept, 1);
+    CHECK_EQ_INT(st.opened, 1);
+    CHECK_EQ_INT(st.closed, 1);
+    CHECK_EQ_INT(st.failed, 0);
+    CHECK(server_listener(s, 0) == kept);
+    CHECK_EQ_INT(server_listener_count(s), 2);
+
+    CHECK(closed_by_server(fb));
+    CHECK(connect_to(AF_INET, pb) < 0);
+    CHECK(ping(fa));
+    int fc = connect_to(AF_INET, pc);
+    CHECK(ping(fc));
+    int over = connect_to(AF_INET, pa);
+    CHECK(closed_by_server(over)); /* the new max_connections: a is there */
+    mlog_set_level(MLOG_INFO);
+    for (unsigned i = 0; i < server_worker_count(s); i++)
+        CHECK_EQ_INT(worker_post(server_worker(s, i), check_worker_view, (void *)kept), 0);
+    CHECK(wait_count(&conf_seen, 2));
+    CHECK(wait_count(&limit_seen, 2));
+
+    close(fa);
+    close(fb);
+    close(fc);
+    close(over);
+    server_stop(s);
+    server_run(s);
+    server_destroy(s);
+    CHECK_EQ_INT(atomic_load(&conf_refs), 0); /* every generation released */
+}
+
 int main(void)
 {
     RUN(default_listeners_from_options);
@@ -439,5 +530,6 @@ int main(void)
     RUN(out_of_descriptors_does_not_spin_and_recovers);
     RUN(listeners_from_a_config_file_with_max_connections);
     RUN(sigterm_stops_server_run);
+    RUN(reconfigure_keeps_adds_and_removes_listeners);
     return TEST_REPORT();
 }
