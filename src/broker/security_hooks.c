@@ -119,7 +119,8 @@ void sechook_reload(void *ctx)
     server_config_t ns;
     server_config_init(&ns);
     if (server_config_from_config(&ns, &snap->cfg, 0) != 0) {
-        mlog(MLOG_ERROR, "Error: the TLS files could not be loaded; keeping the previous "
+        /* The cause (a TLS file and OpenSSL's reason) is logged already. */
+        mlog(MLOG_ERROR, "Error: the listeners cannot be set up; keeping the previous "
                          "configuration.");
         sechook__snap_unref(snap);
         return;
