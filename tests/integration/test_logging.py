@@ -328,3 +328,23 @@ def test_log_dest_syslog(kind, workdir):
         sock.close()
     if kind == "midge":
         assert rc == 0
+
+
+def test_sighup_applies_a_new_log_type(configured_broker, workdir):
+    path = os.path.join(workdir, "broker.log")
+    b = configured_broker(file_config(path, "log_type error\n"))
+    with R.connected(b.port, "before") as c:
+        c.subscribe([("x", 0)])
+    conf = os.path.join(workdir, "midge.conf" if b.name == "midge" else "mosquitto.conf")
+    with open(conf, "a") as f:
+        f.write("\nlog_type subscribe\n")
+    b.proc.send_signal(signal.SIGHUP)
+    # The reload is asynchronous: subscribe until a line shows up.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "after 0 y" not in read(path):
+        with R.connected(b.port, "after") as c:
+            c.subscribe([("y", 0)])
+        time.sleep(0.1)
+    text = read(path)
+    assert re.search(r"^\d+: after 0 y$", text, re.M), text
+    assert "before 0 x" not in text
