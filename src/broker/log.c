@@ -24,7 +24,9 @@
  * written. `fast_mask` mirrors what would be written at all, for the
  * early return of a disabled type without touching the lock.
  */
-static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Writer-preferring, so a reload is not starved by workers logging
+ * without pause; no mlog path takes it twice, so that is safe. */
+static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static struct {
     unsigned dests; /* CONFIG_LOG_DEST_* */
     unsigned types; /* bit per mlog_level_t, as configured */
