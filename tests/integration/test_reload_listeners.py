@@ -48,11 +48,11 @@ class Client:
     """A paho client on a loop thread that records messages and a lost
     connection (and does not reconnect)."""
 
-    def __init__(self, port, cid, ca=None):
+    def __init__(self, port, cid, ca=None, transport="tcp"):
         self.msgs = queue.Queue()
         self.connected = threading.Event()
         self.lost = threading.Event()
-        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311)
+        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv311, transport=transport)
         if ca:
             self.c.tls_set(ca_certs=ca)
         self.c.on_connect = lambda c, u, f, rc: rc == 0 and self.connected.set()
@@ -400,5 +400,39 @@ def test_privileged_port_after_dropping_root_midge(workdir):
         c.expect("n/1", b"x")
         p.close()
         c.close()
+    finally:
+        b.check_clean(b.stop())
+
+
+def test_websockets_listener_added_and_removed_midge(workdir):
+    """A websockets listener on the port of a plain one: another identity,
+    so the plain one closes and the websockets one opens in one reload,
+    and back."""
+    plain, ws = free_port(), free_port()
+    b = start_midge(workdir, port=plain, config=(
+        "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener %d 127.0.0.1\n" % ws))
+    try:
+        sub = Client(plain, "sub")
+        sub.subscribe("w/#")
+        on_ws_port = Client(ws, "mqtt-on-ws-port")
+        write_conf(workdir, "allow_anonymous true\nlistener %d 127.0.0.1\n"
+                   "listener %d 127.0.0.1\nprotocol websockets\n" % (plain, ws))
+        log = hup(b)
+        assert "1 listener kept, 1 opened, 1 closed, 0 failed" in log, log[-3000:]
+        assert on_ws_port.lost.wait(10)
+        w = Client(ws, "ws-client", transport="websockets")
+        w.publish("w/1", b"over websockets")
+        sub.expect("w/1", b"over websockets")
+
+        write_conf(workdir, "allow_anonymous true\nlistener %d 127.0.0.1\n" % plain)
+        log = hup(b)
+        assert "1 listener kept, 0 opened, 1 closed, 0 failed" in log, log[-3000:]
+        assert w.lost.wait(10)
+        assert refused(ws)
+        sub.c.publish("w/2", b"still here", qos=1).wait_for_publish()
+        sub.expect("w/2", b"still here")
+        w.close()
+        on_ws_port.close()
+        sub.close()
     finally:
         b.check_clean(b.stop())
