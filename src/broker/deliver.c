@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/mount.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
 
@@ -65,6 +66,10 @@ bool deliver_to_session(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool r
         e->sub_ids[i] = sub_ids[i];
     e->sub_id_count = (uint8_t)sub_id_count;
     pthread_mutex_lock(&s->lock);
+    /* A session resumed through a listener with a lower max_qos gets its
+     * older subscriptions' deliveries at that QoS, as Mosquitto caps them. */
+    if (e->qos > s->max_qos)
+        e->qos = s->max_qos;
     bool ok = session_out_push(s, e);
     if (ok && s->conn)
         wake_locked(s->conn);
@@ -75,6 +80,13 @@ bool deliver_to_session(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool r
     if (first_drop)
         mlog(MLOG_NOTICE, "Outgoing messages are being dropped for client %s.", s->client_id);
     return ok;
+}
+
+uint8_t deliver_qos(const broker_t *b, uint8_t msg_qos, uint8_t sub_qos)
+{
+    if (b->upgrade_outgoing_qos)
+        return sub_qos;
+    return msg_qos < sub_qos ? msg_qos : sub_qos;
 }
 
 static void ref_visit(void *arg, const tt_match_t *match)
@@ -96,7 +108,7 @@ int deliver_route(broker_t *b, msg_t *m, session_t *publisher)
     for (int i = 0; i < n; i++) {
         const tt_match_t *r = &out->v[i];
         session_t *s = r->session;
-        uint8_t qos = m->qos < r->qos ? m->qos : r->qos;
+        uint8_t qos = deliver_qos(b, m->qos, r->qos);
         bool retain = r->retain_as_published ? m->retain : false;
         if (deliver_to_session(b, s, m, qos, retain, r->sub_ids, r->sub_id_count))
             queued++;
@@ -121,26 +133,26 @@ static void release_msg(void *ref)
 
 /* The alias to send for topic towards c: *alias set (0: none); returns
  * true if the topic may be left out (the client knows the alias). */
-static bool alias_for(client_t *c, const msg_t *m, uint16_t *alias)
+static bool alias_for(client_t *c, mqtt_bytes_t topic, uint16_t *alias)
 {
     *alias = 0;
     if (!c->client_alias_max || !c->alias_out)
         return false;
     for (uint16_t i = 1; i <= c->alias_out_used; i++) {
         alias_t *a = &c->alias_out[i];
-        if (a->len == m->topic_len && memcmp(a->topic, m->topic, m->topic_len) == 0) {
+        if (a->len == topic.len && memcmp(a->topic, topic.data, topic.len) == 0) {
             *alias = i;
             return true;
         }
     }
     if (c->alias_out_used < c->client_alias_max) {
-        char *copy = malloc(m->topic_len ? m->topic_len : 1);
+        char *copy = malloc(topic.len ? topic.len : 1);
         if (!copy)
             return false;
-        memcpy(copy, m->topic, m->topic_len);
+        memcpy(copy, topic.data, topic.len);
         uint16_t i = ++c->alias_out_used;
         c->alias_out[i].topic = copy;
-        c->alias_out[i].len = m->topic_len;
+        c->alias_out[i].len = (uint16_t)topic.len;
         *alias = i;
     }
     return false;
@@ -148,20 +160,28 @@ static bool alias_for(client_t *c, const msg_t *m, uint16_t *alias)
 
 /*
  * Queues one PUBLISH for e. Returns false if the message cannot be sent
- * to this client (larger than its Maximum Packet Size): the caller drops
- * it as if it had been delivered, as the specification says.
+ * to this client (larger than its Maximum Packet Size, or outside its
+ * mount point): the caller drops it as if it had been delivered, as the
+ * specification says.
  */
 static bool send_publish(client_t *c, const session_out_t *e, int64_t now)
 {
     const msg_t *m = e->msg;
+    /* The ACL sees the full topic, as Mosquitto checks it. */
     if (!sechook_can_receive(c, m->topic, m->topic_len))
         return false; /* ACL read denied: dropped as if delivered */
+    mqtt_bytes_t topic = {(const uint8_t *)m->topic, m->topic_len};
+    /* Under a mount point the client sees the rest of the topic. A topic
+     * outside it (a resumed session's older subscriptions, or the mount
+     * point itself matched by "prefix/#") is never shown to the client. */
+    if (c->mount_point && !mount_strip(c->mount_point, c->mount_len, m->topic, m->topic_len, &topic))
+        return false;
     mqtt_publish_t p;
     memset(&p, 0, sizeof(p));
     p.dup = e->dup;
     p.qos = e->qos;
     p.retain = e->retain;
-    p.topic = (mqtt_bytes_t){(const uint8_t *)m->topic, m->topic_len};
+    p.topic = topic;
     p.packet_id = e->packet_id;
     p.payload = (mqtt_bytes_t){m->payload, m->payload_len};
     if (c->version == MQTT_V5) {
@@ -177,7 +197,7 @@ static bool send_publish(client_t *c, const session_out_t *e, int64_t now)
         return false;
     if (c->version == MQTT_V5) {
         uint16_t alias;
-        bool known = alias_for(c, m, &alias);
+        bool known = alias_for(c, topic, &alias);
         if (alias) {
             p.props.topic_alias = alias;
             MQTT_PROP_SET(&p.props, MQTT_PROP_TOPIC_ALIAS);

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "broker/log.h"
+#include "broker/mount.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
 #include "broker/store.h"
@@ -58,9 +59,9 @@ static void send_connack(client_t *c, bool present, uint8_t rc, const char *assi
             p[n++] = (uint8_t)(b->max_inflight >> 8);
             p[n++] = (uint8_t)b->max_inflight;
         }
-        if (b->max_qos < 2) {
+        if (c->max_qos < 2) {
             p[n++] = MQTT_PROP_MAXIMUM_QOS;
-            p[n++] = b->max_qos;
+            p[n++] = c->max_qos;
         }
     }
     uint8_t out[600];
@@ -194,6 +195,7 @@ static int bind_session(client_t *c, const char *id, size_t len, bool clean_star
     s->conn = c;
     s->worker = (int)worker_id(c->worker);
     s->version = c->version;
+    s->max_qos = c->max_qos;
     s->expiry_interval = expiry;
     s->epoch++;
     atomic_store_explicit(&s->online, true, memory_order_relaxed);
@@ -216,9 +218,33 @@ static int bind_session(client_t *c, const char *id, size_t len, bool clean_star
     return present ? 1 : 0;
 }
 
+/* The settings of the client's listener it keeps for its connection. -1:
+ * out of memory, or the listener is gone. */
+static int copy_listener_settings(client_t *c)
+{
+    const config_listener_t *l = sechook_listener(c);
+    c->max_qos = 2;
+    if (!l)
+        return c->b->config ? -1 : 0; /* its listener was removed by a reload */
+    if (l->max_qos >= 0 && l->max_qos < 2)
+        c->max_qos = (uint8_t)l->max_qos;
+    if (l->mount_point && l->mount_point[0] && !c->mount_point) {
+        c->mount_len = strlen(l->mount_point);
+        c->mount_point = malloc(c->mount_len + 1);
+        if (!c->mount_point) {
+            c->mount_len = 0;
+            return -1;
+        }
+        memcpy(c->mount_point, l->mount_point, c->mount_len + 1);
+    }
+    return 0;
+}
+
+static void connect_rest(client_t *c, const mqtt_connect_t *cn, const char *id, size_t id_len,
+                         const char *assigned);
+
 void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
 {
-    broker_t *b = c->b;
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, MQTT_V311, &pkt);
     mqtt_connect_t *cn = &pkt.u.connect;
@@ -237,7 +263,11 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     }
     c->version = cn->version;
     bool v5 = c->version == MQTT_V5;
-    const mqtt_props_t *props = &cn->props;
+    if (copy_listener_settings(c) != 0) {
+        refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+               "listener settings unavailable");
+        return;
+    }
 
     /* Client id. */
     char idbuf[128];
@@ -258,6 +288,55 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
             assigned = idbuf;
     }
 
+    /* Checked as the will is read, before the login, as Mosquitto does: a
+     * v5 client gets CONNACK 0x9B, an older one is closed without one. */
+    if (cn->will_flag && cn->will_qos > c->max_qos) {
+        if (v5) {
+            refuse(c, MQTT_RC_QOS_NOT_SUPPORTED, 0, "will QoS over the listener's max_qos");
+        } else {
+            mlog(MLOG_NOTICE, "Client on %s refused: will QoS over the listener's max_qos.",
+                 c->conn->peer_host);
+            conn_close(c->conn, CONN_CLOSE_BY_PROTO);
+        }
+        return;
+    }
+    /* The will's topic under the listener's mount point. */
+    char will_small[256];
+    char *will_topic = NULL;
+    mqtt_connect_t will_cn;
+    if (cn->will_flag && c->mount_point) {
+        size_t n = mount_size(c->mount_len, cn->will_topic);
+        if (n == 0) {
+            refuse(c, MQTT_RC_TOPIC_NAME_INVALID, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "will topic too long under the mount point");
+            return;
+        }
+        will_topic = n <= sizeof(will_small) ? will_small : malloc(n);
+        if (!will_topic) {
+            refuse(c, MQTT_RC_UNSPECIFIED_ERROR, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
+                   "out of memory");
+            return;
+        }
+        will_cn = *cn;
+        will_cn.will_topic.data = (const uint8_t *)will_topic;
+        will_cn.will_topic.len = mount_topic(c->mount_point, c->mount_len, cn->will_topic,
+                                             will_topic);
+        cn = &will_cn;
+    }
+    connect_rest(c, cn, id, id_len, assigned);
+    if (will_topic && will_topic != will_small)
+        free(will_topic);
+}
+
+/* CONNECT after the client id and the will's QoS: login, will, keep-alive,
+ * session, CONNACK. cn's will topic is already under the mount point. */
+static void connect_rest(client_t *c, const mqtt_connect_t *cn, const char *id, size_t id_len,
+                         const char *assigned)
+{
+    broker_t *b = c->b;
+    bool v5 = c->version == MQTT_V5;
+    const mqtt_props_t *props = &cn->props;
+
     if (v5 && MQTT_PROP_HAS(props, MQTT_PROP_AUTHENTICATION_METHOD)) {
         refuse(c, MQTT_RC_BAD_AUTHENTICATION_METHOD, 0, "no authentication method configured");
         return;
@@ -269,11 +348,6 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
 
     /* Will. */
     if (cn->will_flag && sechook_will_allowed(c, cn, id)) {
-        if (cn->will_qos > b->max_qos) {
-            refuse(c, MQTT_RC_QOS_NOT_SUPPORTED, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
-                   "will QoS not supported");
-            return;
-        }
         if (cn->will_retain && !b->retain_available) {
             refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
                    "retain not available");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/mount.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
 
@@ -66,10 +67,11 @@ static bool resolve_alias(client_t *c, mqtt_publish_t *p)
     return true;
 }
 
+static void publish_routed(client_t *c, mqtt_publish_t *p);
+
 void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
 {
     broker_t *b = c->b;
-    session_t *s = c->session;
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
     if (err != MQTT_OK) {
@@ -77,8 +79,9 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         return;
     }
     mqtt_publish_t *p = &pkt.u.publish;
-    if (p->qos > b->max_qos) {
-        proto_fail(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS not supported");
+    if (p->qos > c->max_qos) {
+        /* Mosquitto: v5 DISCONNECT 0x9B, older clients closed. */
+        proto_fail(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS over the listener's max_qos");
         return;
     }
     if (p->retain && !b->retain_available) {
@@ -96,6 +99,35 @@ void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "empty topic");
         return;
     }
+    /* Under a mount point every check below sees the full topic, as in
+     * Mosquitto (the ACL included); an alias stands for the client's own
+     * topic. */
+    char mount_small[256];
+    char *mounted = NULL;
+    if (c->mount_point) {
+        size_t n = mount_size(c->mount_len, p->topic);
+        if (n == 0) {
+            proto_fail(c, MQTT_RC_TOPIC_NAME_INVALID, "topic too long under the mount point");
+            return;
+        }
+        mounted = n <= sizeof(mount_small) ? mount_small : malloc(n);
+        if (!mounted) {
+            proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");
+            return;
+        }
+        p->topic.len = mount_topic(c->mount_point, c->mount_len, p->topic, mounted);
+        p->topic.data = (const uint8_t *)mounted;
+    }
+    publish_routed(c, p);
+    if (mounted && mounted != mount_small)
+        free(mounted);
+}
+
+/* The rest of a PUBLISH, its topic final. */
+static void publish_routed(client_t *c, mqtt_publish_t *p)
+{
+    broker_t *b = c->b;
+    session_t *s = c->session;
     atomic_fetch_add_explicit(&b->stats.pub_msgs_received, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->stats.pub_bytes_received, p->payload.len, memory_order_relaxed);
 

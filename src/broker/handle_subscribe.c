@@ -21,7 +21,7 @@ static void send_retained(client_t *c, mqtt_bytes_t filter, uint8_t granted, uin
         return;
     for (size_t i = 0; i < wc->retained.n; i++) {
         msg_t *m = wc->retained.v[i];
-        uint8_t qos = m->qos < granted ? m->qos : granted;
+        uint8_t qos = deliver_qos(c->b, m->qos, granted);
         deliver_to_session(c->b, c->session, m, qos, true, sub_id ? &sub_id : NULL, sub_id ? 1 : 0);
     }
     msg_vec_clear(&wc->retained);
@@ -72,12 +72,21 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
             return;
         }
         uint8_t qos = MQTT_SUBOPT_QOS(e.options);
-        if (qos > b->max_qos)
-            qos = b->max_qos;
+        if (qos > c->max_qos)
+            qos = c->max_qos;
         uint8_t options = (uint8_t)((e.options & ~0x03u) | qos);
         if (!v5)
             options = qos;
         bool replaced = false;
+        /* From here the filter is the mounted one, ACL check included. */
+        char small[256];
+        char *heap;
+        if (!proto_mount_filter(c, e.filter, small, sizeof(small), &heap, &e.filter)) {
+            existed[i] = false;
+            reasons[i] = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+            i++;
+            continue;
+        }
         if (mqtt_topic_filter_valid(e.filter) && !sechook_can_subscribe(c, e.filter)) {
             /* No topic under the filter is readable: refused in the SUBACK. */
             mlog(MLOG_DEBUG, "Denied SUBSCRIBE from %s to %.*s.", s->client_id, (int)e.filter.len,
@@ -85,6 +94,7 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
             existed[i] = false;
             reasons[i] = v5 ? MQTT_RC_NOT_AUTHORIZED : 0x80;
             i++;
+            free(heap);
             continue;
         }
         int rc = TT_ERR_NOMEM;
@@ -106,6 +116,7 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         } else {
             reasons[i] = v5 ? MQTT_RC_UNSPECIFIED_ERROR : 0x80;
         }
+        free(heap);
         i++;
     }
 
@@ -131,7 +142,11 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         unsigned rh = v5 ? MQTT_SUBOPT_RETAIN_HANDLING(e.options) : 0;
         if (rh == 2 || (rh == 1 && was_there))
             continue;
-        send_retained(c, e.filter, granted, sub_id);
+        char small[256];
+        char *heap;
+        if (proto_mount_filter(c, e.filter, small, sizeof(small), &heap, &e.filter))
+            send_retained(c, e.filter, granted, sub_id);
+        free(heap);
     }
     free(reasons);
     conn_want_flush(c->conn);

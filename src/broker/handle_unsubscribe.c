@@ -30,7 +30,11 @@ void handle_unsubscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_
     size_t i = 0;
     mqtt_subscribe_iter_init(&it, un);
     while (i < un->count && mqtt_subscribe_next(&it, MQTT_UNSUBSCRIBE, &e)) {
-        int rc = tt_unsubscribe(b->tree, s, e.filter);
+        char small[256];
+        char *heap;
+        int rc = TT_ERR_FILTER;
+        if (proto_mount_filter(c, e.filter, small, sizeof(small), &heap, &e.filter))
+            rc = tt_unsubscribe(b->tree, s, e.filter);
         mlog(MLOG_UNSUBSCRIBE, "%s %.*s", s->client_id, (int)e.filter.len,
              (const char *)e.filter.data);
         if (rc == TT_OK) {
@@ -44,6 +48,7 @@ void handle_unsubscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_
         } else {
             reasons[i] = MQTT_RC_TOPIC_FILTER_INVALID;
         }
+        free(heap);
         i++;
     }
     mqtt_packet_t ack;

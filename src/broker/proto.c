@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/mount.h"
 #include "broker/security_hooks.h"
 
 /* A PUBLISH head is at most fixed header + topic + id + properties; this
@@ -35,7 +36,7 @@ int broker_init(broker_t *b, const config_t *cfg)
     b->max_keepalive = cfg->max_keepalive;
     b->max_packet_size = cfg->max_packet_size;
     b->message_size_limit = cfg->message_size_limit;
-    b->max_qos = 2;
+    b->upgrade_outgoing_qos = cfg->upgrade_outgoing_qos;
     b->retain_available = cfg->retain_available;
     b->allow_zero_length_clientid = cfg->security.allow_zero_length_clientid;
     b->auto_id_prefix =
@@ -47,6 +48,7 @@ int broker_init(broker_t *b, const config_t *cfg)
         .max_queued_messages = cfg->max_queued_messages,
         .max_queued_bytes = cfg->max_queued_bytes,
         .max_online_queued = MIDGE_MAX_ONLINE_QUEUED,
+        .max_inflight_bytes = cfg->max_inflight_bytes,
     };
     if (session_table_init(&b->sessions, &lim, msg_release_hook, NULL) != 0)
         return -1;
@@ -100,6 +102,7 @@ void client_release(client_t *c)
     alias_free(c->alias_in, c->b->max_topic_alias);
     alias_free(c->alias_out, c->client_alias_max);
     sechook_client_free(c);
+    free(c->mount_point);
     free(c);
 }
 
@@ -188,6 +191,28 @@ void proto_fail(client_t *c, uint8_t reason, const char *why)
     proto_disconnect(c, reason);
 }
 
+bool proto_mount_filter(client_t *c, mqtt_bytes_t filter, char *small, size_t cap, char **heap,
+                        mqtt_bytes_t *out)
+{
+    *heap = NULL;
+    if (!c->mount_point) {
+        *out = filter;
+        return true;
+    }
+    size_t n = mount_size(c->mount_len, filter);
+    if (n == 0)
+        return false;
+    char *buf = small;
+    if (n > cap) {
+        buf = *heap = malloc(n);
+        if (!buf)
+            return false;
+    }
+    out->len = mount_filter(c->mount_point, c->mount_len, filter, buf);
+    out->data = (const uint8_t *)buf;
+    return true;
+}
+
 /* ---- keep-alive and the CONNECT deadline ---- */
 
 static void connect_deadline(worker_t *w, wtimer_t *t, void *arg)
@@ -238,6 +263,7 @@ static int on_accept(void *ctx, conn_t *conn)
     c->conn = conn;
     c->worker = conn->worker;
     c->request_problem_info = true;
+    c->max_qos = 2;
     wtimer_init(&c->timer);
     conn->proto = c;
     conn->max_packet_size = CONN_PREAUTH_MAX_PACKET;

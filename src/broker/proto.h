@@ -51,7 +51,7 @@ typedef struct broker {
     uint16_t max_keepalive;      /* Server Keep Alive above it */
     uint32_t max_packet_size;    /* 0: the protocol's maximum */
     uint32_t message_size_limit; /* payload bytes; 0: none */
-    uint8_t max_qos;
+    bool upgrade_outgoing_qos; /* deliver at the subscription's QoS */
     bool retain_available;
     bool allow_zero_length_clientid;
     const char *auto_id_prefix;
@@ -106,6 +106,12 @@ typedef struct client {
     uint16_t client_alias_max;
     bool request_problem_info;
     uint32_t session_expiry; /* as asked in CONNECT */
+
+    /* From the client's listener, copied at CONNECT (a reload may replace
+     * the configuration). */
+    uint8_t max_qos;   /* highest QoS it may publish or be granted */
+    char *mount_point; /* prefix of its topics (mount.h); NULL: none */
+    size_t mount_len;
 
     alias_t *alias_in;  /* [1..max_topic_alias], set by the client */
     alias_t *alias_out; /* [1..client_alias_max], set by us */
@@ -168,6 +174,13 @@ void proto_disconnect(client_t *c, uint8_t reason);
 /* (Re)starts the keep-alive check of a connected client. */
 void proto_start_keepalive(client_t *c);
 
+/* A subscription filter as the broker keeps it: under the client's mount
+ * point (mount.h), else filter itself. Written into small (cap bytes) or,
+ * if longer, into a buffer returned in *heap for the caller to free.
+ * False when it would be too long for MQTT or memory ran out. */
+bool proto_mount_filter(client_t *c, mqtt_bytes_t filter, char *small, size_t cap, char **heap,
+                        mqtt_bytes_t *out);
+
 /* Handlers: body is the packet after the fixed header. */
 void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body);
 void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body);
@@ -186,6 +199,10 @@ int deliver_route(broker_t *b, msg_t *m, session_t *publisher);
 /* Queues one message for one session (retained on subscribe, resends). */
 bool deliver_to_session(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
                         const uint32_t *sub_ids, size_t sub_id_count);
+/* The QoS a message published at msg_qos goes out at to a subscription
+ * granted sub_qos: the lower of the two, or sub_qos with
+ * upgrade_outgoing_qos (Mosquitto's rule). */
+uint8_t deliver_qos(const broker_t *b, uint8_t msg_qos, uint8_t sub_qos);
 /* on_flush: turns the session's queued deliveries into bytes. */
 void deliver_flush(client_t *c);
 /* Resends the in-flight window of a resumed session (DUP, PUBREL). */

@@ -40,31 +40,10 @@ static void sechook__snap_unref(void *p)
     free(s);
 }
 
-/* Configurations the broker cannot run yet. */
-static int sechook__check(const config_t *cfg, char *err, size_t errlen)
-{
-    /* The broker does not apply mount points yet; running without one
-     * would let a listener's clients see every other client's topics. */
-    for (size_t i = 0; i < cfg->listener_count; i++) {
-        const config_listener_t *l = &cfg->listeners[i];
-        if (l->mount_point != NULL) {
-            snprintf(err, errlen,
-                     "%s:%d: mount_point is not supported by the broker yet; refusing to start "
-                     "rather than run the listener without isolation",
-                     l->file != NULL ? l->file : "config", l->line);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, size_t errlen)
 {
     b->config = cfg;
     b->config_path = path;
-    if (sechook__check(cfg, err, errlen) != 0) {
-        return -1;
-    }
     b->security = security_load(cfg, err, errlen);
     if (b->security == NULL) {
         return -1;
@@ -100,11 +79,6 @@ void sechook_reload(void *ctx)
         return;
     }
     mlog_reload(&snap->cfg);
-    if (sechook__check(&snap->cfg, err, sizeof(err)) != 0) {
-        mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);
-        sechook__snap_unref(snap);
-        return;
-    }
     snap->sec = security_load(&snap->cfg, err, sizeof(err));
     if (snap->sec == NULL) {
         mlog(MLOG_ERROR, "Error: %s; keeping the previous configuration.", err);

@@ -120,6 +120,7 @@ session_t *session_create_locked(session_table_t *t, const char *id, size_t len)
     atomic_init(&s->refs, 2);
     pthread_mutex_init(&s->lock, NULL);
     s->window = t->limits.max_inflight ? t->limits.max_inflight : 65535;
+    s->max_qos = 2;
     s->next_packet_id = 1;
     s->worker = -1;
     if (t->count >= t->nbuckets)
@@ -313,6 +314,9 @@ session_out_t *session_out_next(session_t *s, uint64_t now_ms)
         }
         if (s->inflight.count >= s->window)
             return NULL;
+        uint64_t max_bytes = s->table->limits.max_inflight_bytes;
+        if (max_bytes && s->inflight.bytes >= max_bytes)
+            return NULL;
         uint16_t id = packet_id_alloc(s);
         if (id == 0)
             return NULL;
@@ -357,12 +361,11 @@ session_out_t *session_out_pubrec(session_t *s, uint16_t packet_id, uint8_t reas
         return e;
     }
     e->state = OUT_WAIT_PUBCOMP;
-    /* From here only the packet id matters: free the payload early. */
+    /* From here only the packet id matters: free the payload early. Its
+     * size stays counted in flight until PUBCOMP, as in Mosquitto. */
     if (e->msg && s->table->msg_release)
         s->table->msg_release(e->msg);
     e->msg = NULL;
-    s->inflight.bytes -= e->bytes;
-    e->bytes = 0;
     if (session_store(s))
         store_out_put(s->table->store, s, e);
     return e;

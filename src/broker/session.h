@@ -44,9 +44,10 @@ typedef struct session_out {
     void *msg;
     uint64_t seq;       /* arrival order within the session */
     uint64_t expiry_at; /* clock ms at which the message expires; 0: never */
-    size_t bytes;       /* payload bytes, for the queue byte limit */
+    size_t bytes;       /* payload bytes, for the queue and in-flight byte limits */
     uint16_t packet_id; /* 0 while queued */
-    uint8_t qos;        /* granted: min(message QoS, subscription QoS) */
+    uint8_t qos;        /* granted: min(message QoS, subscription QoS), or the
+                         * subscription's with upgrade_outgoing_qos */
     uint8_t state;      /* out_state_t */
     bool retain;        /* retain flag as sent */
     bool dup;           /* a resend: DUP set */
@@ -66,6 +67,7 @@ typedef struct {
     uint32_t max_queued_messages; /* QoS 1/2 queued beyond the window; 0 none */
     uint64_t max_queued_bytes;    /* payload bytes queued; 0 none */
     uint32_t max_online_queued;   /* the queue bound while online, if higher */
+    uint64_t max_inflight_bytes;  /* payload bytes in flight; 0 none (see session_out_next) */
 } session_limits_t;
 
 typedef struct session session_t;
@@ -91,6 +93,7 @@ struct session {
     session_list_t queue;     /* OUT_QUEUED, in arrival order */
     session_list_t inflight;  /* sent, in send order */
     uint16_t window;          /* min(client Receive Maximum, max_inflight) */
+    uint8_t max_qos;          /* of the bound client's listener: deliveries are capped to it */
     uint16_t next_packet_id;
     uint64_t next_seq;
     uint64_t dropped;  /* deliveries refused by the queue limits */
@@ -159,7 +162,10 @@ bool session_out_push(session_t *s, session_out_t *e);
 
 /*
  * The next delivery to send, or NULL when nothing can go now (queue empty,
- * or a QoS 1/2 message is next and the window is full). A QoS 0 entry is
+ * or a QoS 1/2 message is next and the window is full). The window counts
+ * messages and, with max_inflight_bytes, payload bytes as Mosquitto does:
+ * a QoS 1/2 message goes while the in-flight payload (until PUBACK or
+ * PUBCOMP) is below the limit, so one message of any size always can. A QoS 0 entry is
  * unlinked: the caller sends it, then session_out_free()s it. A QoS 1/2
  * entry gets a packet id and moves to the in-flight list, where it stays
  * owned by the session. Queued messages whose expiry has passed (now_ms)

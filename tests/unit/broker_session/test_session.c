@@ -46,7 +46,7 @@ static void msg_view(const void *p, store_msg_t *out)
 
 static session_limits_t limits(uint16_t inflight, uint32_t queued, uint64_t bytes)
 {
-    session_limits_t l = {inflight, queued, bytes, 100};
+    session_limits_t l = {inflight, queued, bytes, 100, 0};
     return l;
 }
 
