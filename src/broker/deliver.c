@@ -174,7 +174,8 @@ static bool send_publish(client_t *c, const session_out_t *e, int64_t now)
     /* Under a mount point the client sees the rest of the topic. A topic
      * outside it (a resumed session's older subscriptions, or the mount
      * point itself matched by "prefix/#") is never shown to the client. */
-    if (c->mount_point && !mount_strip(c->mount_point, c->mount_len, m->topic, m->topic_len, &topic))
+    if (c->mount_point &&
+        !mount_strip(c->mount_point, c->mount_len, m->topic, m->topic_len, &topic))
         return false;
     mqtt_publish_t p;
     memset(&p, 0, sizeof(p));

@@ -319,8 +319,8 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
         }
         will_cn = *cn;
         will_cn.will_topic.data = (const uint8_t *)will_topic;
-        will_cn.will_topic.len = mount_topic(c->mount_point, c->mount_len, cn->will_topic,
-                                             will_topic);
+        will_cn.will_topic.len =
+            mount_topic(c->mount_point, c->mount_len, cn->will_topic, will_topic);
         cn = &will_cn;
     }
     connect_rest(c, cn, id, id_len, assigned);

@@ -51,7 +51,7 @@ typedef struct broker {
     uint16_t max_keepalive;      /* Server Keep Alive above it */
     uint32_t max_packet_size;    /* 0: the protocol's maximum */
     uint32_t message_size_limit; /* payload bytes; 0: none */
-    bool upgrade_outgoing_qos; /* deliver at the subscription's QoS */
+    bool upgrade_outgoing_qos;   /* deliver at the subscription's QoS */
     bool retain_available;
     bool allow_zero_length_clientid;
     const char *auto_id_prefix;

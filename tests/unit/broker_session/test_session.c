@@ -443,6 +443,52 @@ TEST(store_journals_session_state)
     CHECK_EQ_INT(live_msgs, 0);
 }
 
+TEST(inflight_bytes_bound_the_window)
+{
+    session_table_t t;
+    session_limits_t l = limits(20, 1000, 0);
+    l.max_inflight_bytes = 100;
+    session_table_init(&t, &l, msg_release, NULL);
+    session_t *s = open_session(&t, "c");
+    s->conn = s;
+    CHECK(push(s, 1, 1, 40));
+    CHECK(push(s, 2, 2, 40));
+    CHECK(push(s, 3, 1, 40));
+    CHECK(push(s, 4, 1, 40));
+    /* Sent while below 100 bytes: 0, 40, 80; the third crosses it. */
+    session_out_t *a = session_out_next(s, 0);
+    session_out_t *b = session_out_next(s, 0);
+    session_out_t *c = session_out_next(s, 0);
+    CHECK(a && b && c);
+    CHECK(session_out_next(s, 0) == NULL);
+    CHECK_EQ_INT(s->inflight.bytes, 120);
+    /* A QoS 2 message counts until PUBCOMP, its payload released or not. */
+    CHECK(session_out_pubrec(s, b->packet_id, 0) == b);
+    CHECK(b->msg == NULL);
+    CHECK(session_out_next(s, 0) == NULL);
+    session_out_t *x = session_out_pubcomp(s, b->packet_id);
+    CHECK(x == b);
+    session_out_free(&t, x);
+    CHECK_EQ_INT(s->inflight.bytes, 80);
+    session_out_t *d = session_out_next(s, 0);
+    CHECK(d != NULL);
+    CHECK_EQ_INT(((fake_msg_t *)d->msg)->id, 4);
+    CHECK(session_out_next(s, 0) == NULL);
+    /* One message of any size goes when nothing is in flight. */
+    session_out_free(&t, session_out_puback(s, a->packet_id));
+    session_out_free(&t, session_out_puback(s, c->packet_id));
+    session_out_free(&t, session_out_puback(s, d->packet_id));
+    CHECK_EQ_INT(s->inflight.bytes, 0);
+    CHECK(push(s, 6, 1, 1000));
+    CHECK(push(s, 7, 1, 1));
+    CHECK(session_out_next(s, 0) != NULL);
+    CHECK(session_out_next(s, 0) == NULL);
+    session_out_clear(s);
+    CHECK_EQ_INT(live_msgs, 0);
+    session_release(s);
+    session_table_destroy(&t);
+}
+
 int main(void)
 {
     RUN(table_find_create_remove);
@@ -456,5 +502,6 @@ int main(void)
     RUN(ended_session_refuses);
     RUN(incoming_qos2);
     RUN(store_journals_session_state);
+    RUN(inflight_bytes_bound_the_window);
     return TEST_REPORT();
 }
