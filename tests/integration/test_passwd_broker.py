@@ -377,12 +377,3 @@ def test_per_listener_client_id_settings(workdir):
         c.disconnect()
     finally:
         b.check_clean(b.stop())
-
-
-def test_mount_point_refused_until_applied(workdir):
-    conf = os.path.join(workdir, "midge.conf")
-    with open(conf, "w") as f:
-        f.write("listener 1 127.0.0.1\nlistener 2 127.0.0.1\nmount_point tenant/\n")
-    r = subprocess.run([midge_binary(), "-c", conf], capture_output=True, timeout=30, text=True)
-    assert r.returncode != 0
-    assert "midge.conf:2: mount_point is not supported by the broker" in r.stdout + r.stderr
