@@ -60,19 +60,43 @@ void session_end(broker_t *b, session_t *s)
     }
 }
 
+/* Ends s unless a connection bound it since `epoch` (every bind bumps
+ * it). Checked under the table's lock, which CONNECT holds to find and
+ * bind a session, so a client resuming the session in between keeps it.
+ * True if it ended. */
+static bool session_end_at(broker_t *b, session_t *s, uint64_t epoch)
+{
+    msg_t *will = NULL;
+    pthread_mutex_lock(&b->sessions.lock);
+    pthread_mutex_lock(&s->lock);
+    bool due = s->epoch == epoch && !s->conn && !s->ended;
+    if (due) {
+        will = s->pending_will;
+        s->pending_will = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (due)
+        session_remove_locked(&b->sessions, s);
+    pthread_mutex_unlock(&b->sessions.lock);
+    if (!due)
+        return false;
+    tt_remove_session(b->tree, s);
+    if (will) {
+        deliver_publish(b, will, NULL);
+        msg_unref(will);
+    }
+    return true;
+}
+
 static void timer_fire(worker_t *w, wtimer_t *t, void *arg)
 {
     will_timer_t *x = arg;
     broker_t *b = x->wc->b;
     session_t *s = x->s;
     if (x->expiry) {
-        pthread_mutex_lock(&s->lock);
-        bool due = s->epoch == x->epoch && !s->conn && !s->ended;
-        pthread_mutex_unlock(&s->lock);
-        if (due) {
+        if (session_end_at(b, s, x->epoch)) {
             mlog(MLOG_INFO, "Session of client %s expired.", s->client_id);
             atomic_fetch_sub_explicit(&b->stats.sessions_disconnected, 1, memory_order_relaxed);
-            session_end(b, s);
         }
     } else {
         msg_t *will = NULL;
@@ -196,7 +220,8 @@ void will_on_close(client_t *c, bool shutdown)
     }
     wctx_t *wc = worker_proto(c->worker);
     if (expiry == 0) {
-        session_end(b, s);
+        /* A client may have resumed it since the lock was let go. */
+        session_end_at(b, s, epoch);
         return;
     }
     atomic_fetch_add_explicit(&b->stats.sessions_disconnected, 1, memory_order_relaxed);
