@@ -267,12 +267,30 @@ void deliver_resend_inflight(client_t *c)
 {
     session_t *s = c->session;
     int64_t now = msg_now_ms();
+    session_out_t *drop = NULL;
     pthread_mutex_lock(&s->lock);
-    for (session_out_t *e = s->inflight.head; e; e = e->next) {
-        if (e->state == OUT_WAIT_PUBCOMP)
+    session_out_t *next;
+    for (session_out_t *e = s->inflight.head; e; e = next) {
+        next = e->next;
+        if (e->state == OUT_WAIT_PUBCOMP) {
             send_pubrel(c, e->packet_id);
-        else if (e->msg)
-            send_publish(c, e, now);
+        } else if (e->msg && !send_publish(c, e, now)) {
+            /* This connection may not get it (another mount point, the
+             * ACL, its maximum packet size): done as if acknowledged, or
+             * it would hold a place in the window for ever. */
+            session_out_t *x = e->qos == 1 ? session_out_puback(s, e->packet_id)
+                                           : session_out_pubrec(s, e->packet_id, 0x80);
+            if (x) {
+                x->next = drop;
+                drop = x;
+            }
+        }
     }
     pthread_mutex_unlock(&s->lock);
+    while (drop) {
+        session_out_t *n = drop->next;
+        drop->next = NULL;
+        session_out_free(&c->b->sessions, drop);
+        drop = n;
+    }
 }

@@ -262,6 +262,35 @@ def test_mount_persistent_session_keeps_filter(configured_broker):
     a.disconnect()
 
 
+def test_mount_session_moved_to_another_mount_point_midge(configured_broker, broker_kind):
+    """A session resumed through a listener with another mount point never
+    gets topics outside it, not even the PUBLISH it had in flight, and that
+    one does not hold its window (of 1 here) for ever. Mosquitto 2.0.11
+    sends the full topic; 2.0.12 cuts the length of the new mount point off
+    whatever the topic; midge drops it. Runs against midge only."""
+    if broker_kind != "midge":
+        pytest.skip("Mosquitto shows such topics")
+    b, (pa, pb) = listeners(configured_broker,
+                            ["mount_point a/\nmax_inflight_messages 1", "mount_point b/"])
+    r = R.connected(pa, "roamer", clean=False)
+    r.subscribe([("t", 1)])
+    with R.connected(b.port, "pub") as p:
+        pub(p, "a/t", b"in flight", qos=1)
+        assert [m.payload for m in drain(r, ack=False)] == [b"in flight"]
+        r.close()  # not acknowledged
+        r = R.connected(pb, "roamer", clean=False)
+        try:
+            assert r.connack.session_present
+            r.subscribe([("t", 1)])
+            pub(p, "a/t", b"outside b/", qos=1)
+            pub(p, "b/t", b"inside b/", qos=1)
+            got = drain(r)
+            assert [(m.topic, m.payload) for m in got] == [("t", b"inside b/")]
+        finally:
+            r.disconnect()
+    R.connected(pa, "roamer", clean=True).disconnect()
+
+
 # ------------------------------------------------------------------ max_qos
 
 
