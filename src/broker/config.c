@@ -66,6 +66,7 @@ void config_init(config_t *cfg)
     cfg->max_inflight_messages = 20;
     cfg->max_queued_messages = 1000;
     cfg->max_keepalive = 65535;
+    cfg->max_topic_alias = 10;
     cfg->retain_available = true;
     cfg->sys_interval = 10;
     cfg->autosave_interval = 1800;

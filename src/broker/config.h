@@ -116,12 +116,18 @@ typedef struct config {
     bool upgrade_outgoing_qos;      /* default false */
     bool set_tcp_nodelay;           /* default false */
     uint32_t sys_interval;          /* seconds, default 10; 0: no $SYS */
+    uint16_t max_topic_alias;       /* v5 aliases a client may set; default 10 */
+    bool queue_qos0_messages;       /* default false: QoS 0 is not queued offline */
+    /* Seconds a session that would never expire (3.1.1 clean session
+     * false, v5 0xFFFFFFFF) or expire later is kept offline; 0: forever. */
+    uint32_t persistent_client_expiration;
 
     /* Persistence. */
     bool persistence;           /* default false */
     char *persistence_file;     /* default "mosquitto.db" (a file name) */
     char *persistence_location; /* default NULL: working directory */
     uint32_t autosave_interval; /* seconds, default 1800 */
+    bool autosave_on_changes;   /* default false */
 
     /* Logging. */
     unsigned log_dest;  /* CONFIG_LOG_DEST_*, default stderr; 0 = "none" */

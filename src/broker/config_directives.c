@@ -225,6 +225,38 @@ static int dir_max_packet_size(config_parse_t *p, const config_directive_t *d, c
     return 0;
 }
 
+/* Mosquitto's duration: a count and a unit, h(ours), d(ays), w(eeks),
+ * m(onths of 30 days) or y(ears of 365 days); midge also takes s(econds),
+ * which Mosquitto refuses. */
+static int dir_persistent_client_expiration(config_parse_t *p, const config_directive_t *d,
+                                            const char *name, char *args)
+{
+    (void)d;
+    char *v = config__trim(args);
+    size_t len = strlen(v);
+    static const struct {
+        char unit;
+        uint32_t seconds;
+    } units[] = {{'s', 1},         {'h', 3600},       {'d', 86400},
+                 {'w', 7 * 86400}, {'m', 30 * 86400}, {'y', 365 * 86400}};
+    uint32_t scale = 0;
+    for (size_t i = 0; len > 1 && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (v[len - 1] == units[i].unit)
+            scale = units[i].seconds;
+    }
+    if (scale == 0) {
+        return config__fail(p, "invalid %s '%s' (expected a number and s, h, d, w, m or y, as 2d)",
+                            name, v);
+    }
+    v[len - 1] = '\0';
+    long long n;
+    if (config__parse_integer(p, name, v, 1, UINT32_MAX / scale, &n) != 0) {
+        return -1;
+    }
+    p->cfg->persistent_client_expiration = (uint32_t)n * scale;
+    return 0;
+}
+
 static int dir_log_dest(config_parse_t *p, const config_directive_t *d, const char *name,
                         char *args)
 {
@@ -401,12 +433,16 @@ static const config_directive_t config__directives[] = {
     {"upgrade_outgoing_qos", dir_value, G(upgrade_outgoing_qos), B, 0, 0, CONFIG_SUPPORTED},
     {"set_tcp_nodelay", dir_value, G(set_tcp_nodelay), B, 0, 0, CONFIG_SUPPORTED},
     {"sys_interval", dir_value, G(sys_interval), CONFIG_KIND_U32, 0, 65535, CONFIG_SUPPORTED},
+    {"max_topic_alias", dir_value, G(max_topic_alias), CONFIG_KIND_U16, 0, 65535, CONFIG_SUPPORTED},
+    {"queue_qos0_messages", dir_value, G(queue_qos0_messages), B, 0, 0, CONFIG_SUPPORTED},
+    SPECIAL("persistent_client_expiration", dir_persistent_client_expiration, GLOBAL),
     /* Persistence. */
     {"persistence", dir_value, G(persistence), B, 0, 0, CONFIG_SUPPORTED},
     {"persistence_file", dir_value, G(persistence_file), STR, 0, 0, CONFIG_SUPPORTED},
     {"persistence_location", dir_value, G(persistence_location), PATH, 0, 0, CONFIG_SUPPORTED},
     {"autosave_interval", dir_value, G(autosave_interval), CONFIG_KIND_U32, 0, INT32_MAX,
      CONFIG_SUPPORTED},
+    {"autosave_on_changes", dir_value, G(autosave_on_changes), B, 0, 0, CONFIG_SUPPORTED},
     /* Logging and process. */
     SPECIAL("log_dest", dir_log_dest, GLOBAL),
     SPECIAL("log_type", dir_log_type, GLOBAL),
@@ -436,13 +472,9 @@ static const config_directive_t config__directives[] = {
     /* Recognised, not supported yet: ignored with a warning. */
     WARNED("allow_duplicate_messages"),
     WARNED("auth_plugin_deny_special_chars"),
-    WARNED("autosave_on_changes"),
     WARNED("check_retain_source"),
     WARNED("memory_limit"),
-    WARNED("persistent_client_expiration"),
-    WARNED("queue_qos0_messages"),
     WARNED("http_dir"),
-    WARNED("max_topic_alias"),
     WARNED("websockets_log_level"),
     WARNED("websockets_headers_size"),
     WARNED("ciphers_tls1.3"),

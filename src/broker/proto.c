@@ -32,7 +32,7 @@ int broker_init(broker_t *b, const config_t *cfg)
     b->max_inflight = cfg->max_inflight_messages == 0 || cfg->max_inflight_messages > 65535
                           ? 65535
                           : (uint16_t)cfg->max_inflight_messages;
-    b->max_topic_alias = MIDGE_DEFAULT_MAX_TOPIC_ALIAS;
+    b->max_topic_alias = cfg->max_topic_alias;
     b->max_keepalive = cfg->max_keepalive;
     b->max_packet_size = cfg->max_packet_size;
     b->message_size_limit = cfg->message_size_limit;
@@ -42,6 +42,7 @@ int broker_init(broker_t *b, const config_t *cfg)
     b->auto_id_prefix =
         cfg->security.auto_id_prefix ? cfg->security.auto_id_prefix : MIDGE_AUTO_ID_PREFIX;
     b->sys_interval = cfg->sys_interval;
+    b->persistent_client_expiration = cfg->persistent_client_expiration;
     b->connect_timeout_ms = MIDGE_CONNECT_TIMEOUT_S * 1000u;
     session_limits_t lim = {
         .max_inflight = b->max_inflight,
@@ -49,6 +50,7 @@ int broker_init(broker_t *b, const config_t *cfg)
         .max_queued_bytes = cfg->max_queued_bytes,
         .max_online_queued = MIDGE_MAX_ONLINE_QUEUED,
         .max_inflight_bytes = cfg->max_inflight_bytes,
+        .queue_qos0 = cfg->queue_qos0_messages,
     };
     if (session_table_init(&b->sessions, &lim, msg_release_hook, NULL) != 0)
         return -1;

@@ -57,6 +57,8 @@ typedef struct broker {
     const char *auto_id_prefix;
     uint32_t sys_interval; /* seconds; 0: no $SYS */
     uint32_t connect_timeout_ms;
+    /* Longest a session stays without its client; 0: as it asked. */
+    uint32_t persistent_client_expiration;
 
     session_table_t sessions;
     topic_tree_t *tree;
@@ -64,12 +66,10 @@ typedef struct broker {
     server_t *server;
     broker_stats_t stats;
     int64_t start_ms; /* msg clock */
-    /* Password and ACL files (security_hooks.h): the current snapshot,
-     * swapped on SIGHUP under security_lock (security_gen counts swaps);
+    /* Password and ACL files (security_hooks.h): the snapshot loaded at
+     * start (workers switch to a reload's through their own generation);
      * config is the configuration the listeners were made from. */
     struct security *security;
-    pthread_mutex_t security_lock;
-    atomic_uint security_gen;
     bool security_ready;
     const config_t *config;
     const char *config_path; /* -c FILE, re-read on SIGHUP; NULL without */
@@ -117,11 +117,17 @@ typedef struct client {
     alias_t *alias_out; /* [1..client_alias_max], set by us */
     uint16_t alias_out_used;
 
-    char *username;            /* authenticated name, NULL if anonymous (ACL identity) */
-    size_t listener_index;     /* into config->listeners */
-    struct security *security; /* the snapshot this client checks against */
-    unsigned security_gen;     /* of b->security_gen when taken */
+    char *username;        /* authenticated name, NULL if anonymous (ACL identity) */
+    size_t listener_index; /* into config->listeners */
 } client_t;
+
+/* How long a session may outlive its connection: what the client asked
+ * (UINT32_MAX: never), bounded by persistent_client_expiration. */
+static inline uint32_t broker_session_expiry(const broker_t *b, uint32_t asked)
+{
+    uint32_t cap = b->persistent_client_expiration;
+    return cap && asked > cap ? cap : asked;
+}
 
 /* Per-worker scratch. */
 typedef struct {

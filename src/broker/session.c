@@ -6,6 +6,8 @@
 
 #include "broker/store.h"
 
+static void in_qos2_clear(session_t *s);
+
 #define SESSION_BUCKETS_INITIAL 1024
 
 static uint64_t mono_now(void)
@@ -148,7 +150,7 @@ void session_remove_locked(session_table_t *t, session_t *s)
     pthread_mutex_lock(&s->lock);
     s->ended = true;
     session_out_clear(s);
-    s->in_qos2_count = 0;
+    in_qos2_clear(s);
     pthread_mutex_unlock(&s->lock);
     if (t->store)
         store_session_delete(t->store, s->client_id, s->id_len);
@@ -170,6 +172,7 @@ void session_release(session_t *s)
     if (s->user && s->table->user_free)
         s->table->user_free(s);
     free(s->in_qos2);
+    free(s->in_qos2_bits);
     pthread_mutex_destroy(&s->lock);
     free(s->client_id);
     free(s);
@@ -250,7 +253,12 @@ bool session_out_push(session_t *s, session_out_t *e)
     if (ok && e->qos == 0) {
         if (s->conn && limit && limit < lim->max_online_queued)
             limit = lim->max_online_queued;
-        ok = s->conn != NULL && (limit == 0 || s->queue.count < limit);
+        /* Offline, QoS 0 waits only with queue_qos0_messages, within the
+         * same bounds as QoS 1 and 2 (Mosquitto's rule). */
+        ok = (s->conn != NULL || lim->queue_qos0) && (limit == 0 || s->queue.count < limit);
+        if (ok && !s->conn && lim->max_queued_bytes &&
+            s->queue.bytes + e->bytes > lim->max_queued_bytes)
+            ok = false;
     } else if (ok) {
         size_t room = s->conn && s->inflight.count < s->window ? s->window - s->inflight.count : 0;
         size_t waiting = s->queue.count >= room ? s->queue.count - room : 0;
@@ -402,6 +410,8 @@ void session_out_restore(session_t *s, session_out_t *e)
 
 void session_out_offline(session_t *s)
 {
+    if (s->table->limits.queue_qos0)
+        return;
     session_out_t *e = s->queue.head;
     while (e) {
         session_out_t *next = e->next;
@@ -427,23 +437,94 @@ void session_out_clear(session_t *s)
 
 /* ---- incoming QoS 2 ---- */
 
+/* Open ids beyond which the list becomes the bit map. */
+#define IN_QOS2_LIST_MAX 32
+#define IN_QOS2_WORDS    (65536 / 64)
+
+static bool in_qos2_bit(const session_t *s, uint16_t id)
+{
+    return (s->in_qos2_bits[id / 64] >> (id % 64)) & 1u;
+}
+
+static bool in_qos2_has(const session_t *s, uint16_t id)
+{
+    if (s->in_qos2_bits)
+        return in_qos2_bit(s, id);
+    for (size_t i = 0; i < s->in_qos2_count; i++) {
+        if (s->in_qos2[i] == id)
+            return true;
+    }
+    return false;
+}
+
+/* Records id (not yet open); false on allocation failure. */
+static bool in_qos2_insert(session_t *s, uint16_t id)
+{
+    if (!s->in_qos2_bits && s->in_qos2_count == IN_QOS2_LIST_MAX) {
+        uint64_t *bits = calloc(IN_QOS2_WORDS, sizeof(*bits));
+        if (!bits)
+            return false;
+        for (size_t i = 0; i < s->in_qos2_count; i++)
+            bits[s->in_qos2[i] / 64] |= (uint64_t)1 << (s->in_qos2[i] % 64);
+        free(s->in_qos2);
+        s->in_qos2 = NULL;
+        s->in_qos2_cap = 0;
+        s->in_qos2_bits = bits;
+    }
+    if (s->in_qos2_bits) {
+        s->in_qos2_bits[id / 64] |= (uint64_t)1 << (id % 64);
+    } else {
+        if (s->in_qos2_count == s->in_qos2_cap) {
+            size_t cap = s->in_qos2_cap ? s->in_qos2_cap * 2 : 8;
+            uint16_t *n = realloc(s->in_qos2, cap * sizeof(*n));
+            if (!n)
+                return false;
+            s->in_qos2 = n;
+            s->in_qos2_cap = cap;
+        }
+        s->in_qos2[s->in_qos2_count] = id;
+    }
+    s->in_qos2_count++;
+    return true;
+}
+
+/* Forgets id if open; true if it was. */
+static bool in_qos2_remove(session_t *s, uint16_t id)
+{
+    if (s->in_qos2_bits) {
+        if (!in_qos2_bit(s, id))
+            return false;
+        s->in_qos2_bits[id / 64] &= ~((uint64_t)1 << (id % 64));
+        if (--s->in_qos2_count == 0) { /* back to the list: no 8 KB kept idle */
+            free(s->in_qos2_bits);
+            s->in_qos2_bits = NULL;
+        }
+        return true;
+    }
+    for (size_t i = 0; i < s->in_qos2_count; i++) {
+        if (s->in_qos2[i] == id) {
+            s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void in_qos2_clear(session_t *s)
+{
+    free(s->in_qos2_bits);
+    s->in_qos2_bits = NULL;
+    s->in_qos2_count = 0;
+}
+
 int session_in_qos2_add(session_t *s, uint16_t packet_id, size_t max)
 {
-    for (size_t i = 0; i < s->in_qos2_count; i++) {
-        if (s->in_qos2[i] == packet_id)
-            return 0;
-    }
+    if (in_qos2_has(s, packet_id))
+        return 0;
     if (max && s->in_qos2_count >= max)
         return -1;
-    if (s->in_qos2_count == s->in_qos2_cap) {
-        size_t cap = s->in_qos2_cap ? s->in_qos2_cap * 2 : 8;
-        uint16_t *n = realloc(s->in_qos2, cap * sizeof(*n));
-        if (!n)
-            return -2;
-        s->in_qos2 = n;
-        s->in_qos2_cap = cap;
-    }
-    s->in_qos2[s->in_qos2_count++] = packet_id;
+    if (!in_qos2_insert(s, packet_id))
+        return -2;
     if (session_store(s))
         store_in_put(s->table->store, s->client_id, s->id_len, packet_id);
     return 1;
@@ -451,13 +532,9 @@ int session_in_qos2_add(session_t *s, uint16_t packet_id, size_t max)
 
 bool session_in_qos2_release(session_t *s, uint16_t packet_id)
 {
-    for (size_t i = 0; i < s->in_qos2_count; i++) {
-        if (s->in_qos2[i] == packet_id) {
-            s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
-            if (session_store(s))
-                store_in_delete(s->table->store, s->client_id, s->id_len, packet_id);
-            return true;
-        }
-    }
-    return false;
+    if (!in_qos2_remove(s, packet_id))
+        return false;
+    if (session_store(s))
+        store_in_delete(s->table->store, s->client_id, s->id_len, packet_id);
+    return true;
 }

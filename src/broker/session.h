@@ -68,6 +68,7 @@ typedef struct {
     uint64_t max_queued_bytes;    /* payload bytes queued; 0 none */
     uint32_t max_online_queued;   /* the queue bound while online, if higher */
     uint64_t max_inflight_bytes;  /* payload bytes in flight; 0 none (see session_out_next) */
+    bool queue_qos0;              /* QoS 0 waits for an offline client (queue_qos0_messages) */
 } session_limits_t;
 
 typedef struct session session_t;
@@ -98,7 +99,12 @@ struct session {
     uint64_t next_seq;
     uint64_t dropped;  /* deliveries refused by the queue limits */
     uint64_t acked_at; /* CLOCK_MONOTONIC ms of the client's last ack; 0 none */
-    uint16_t *in_qos2; /* incoming QoS 2 packet ids awaiting PUBREL */
+    /* Incoming QoS 2 packet ids awaiting PUBREL: a short list, which turns
+     * into a 65,536-bit map once a client keeps more than a few open (a
+     * 3.1.1 client is bounded only by its ids; a list search per PUBLISH
+     * would then cost it tens of thousands of compares). */
+    uint16_t *in_qos2;
+    uint64_t *in_qos2_bits; /* the map, or NULL while the list is used */
     size_t in_qos2_count;
     size_t in_qos2_cap;
     uint64_t epoch;     /* bumped on every bind and unbind: stale timers see it */

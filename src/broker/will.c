@@ -142,9 +142,10 @@ void will_arm_restored(wctx_t *wc)
     for (size_t i = 0; i < t->nbuckets; i++) {
         for (session_t *s = t->buckets[i]; s; s = s->hnext) {
             pthread_mutex_lock(&s->lock);
-            bool arm = !s->conn && s->expiry_interval && s->expiry_interval != UINT32_MAX;
+            bool arm = !s->conn && s->expiry_interval &&
+                       broker_session_expiry(wc->b, s->expiry_interval) != UINT32_MAX;
             uint64_t epoch = s->epoch;
-            uint32_t expiry = s->expiry_interval;
+            uint32_t expiry = broker_session_expiry(wc->b, s->expiry_interval);
             pthread_mutex_unlock(&s->lock);
             if (arm)
                 timer_add(wc, s, epoch, true, (uint64_t)expiry * 1000u);
@@ -200,7 +201,7 @@ void will_on_close(client_t *c, bool shutdown)
     s->offline_since = (uint64_t)msg_now_ms();
     session_out_offline(s);
     uint64_t epoch = s->epoch;
-    uint32_t expiry = s->expiry_interval;
+    uint32_t expiry = broker_session_expiry(b, s->expiry_interval);
     bool delayed = will && c->will_delay > 0 && expiry > 0 && !shutdown;
     if (delayed) {
         will_cancel_locked(s);

@@ -452,13 +452,47 @@ TEST(warned_directives_name_themselves)
     config_t c;
     CHECK_EQ_INT(load_text(&c, "w.conf",
                            "listener 1883\nmemory_limit 10\nconnection br\naddress x:1883\n"
-                           "topic # both 0\nmax_topic_alias 4\n"),
+                           "topic # both 0\ncheck_retain_source true\n"),
                  0);
     CHECK(strstr(warnings, "w.conf:2: warning: 'memory_limit' is not supported") != NULL);
     CHECK(strstr(warnings, "w.conf:3: warning: 'connection'") != NULL);
     CHECK(strstr(warnings, "w.conf:5: warning: 'topic'") != NULL);
-    CHECK(strstr(warnings, "w.conf:6: warning: 'max_topic_alias'") != NULL);
+    CHECK(strstr(warnings, "w.conf:6: warning: 'check_retain_source'") != NULL);
     config_free(&c);
+}
+
+TEST(session_and_queue_directives)
+{
+    config_t c;
+    CHECK_EQ_INT(load_text(&c, "s.conf",
+                           "max_topic_alias 4\nqueue_qos0_messages true\n"
+                           "persistent_client_expiration 2d\nautosave_on_changes true\n"),
+                 0);
+    CHECK_EQ_INT(c.max_topic_alias, 4);
+    CHECK(c.queue_qos0_messages);
+    CHECK_EQ_INT(c.persistent_client_expiration, 2 * 86400);
+    CHECK(c.autosave_on_changes);
+    config_free(&c);
+    CHECK_EQ_INT(load_text(&c, "d.conf", "listener 1883\n"), 0);
+    CHECK_EQ_INT(c.max_topic_alias, 10); /* Mosquitto's default */
+    CHECK_EQ_INT(c.persistent_client_expiration, 0);
+    config_free(&c);
+    const char *units[][2] = {
+        {"30s", "30"}, {"3h", "10800"}, {"1w", "604800"}, {"1m", "2592000"}, {"1y", "31536000"}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "persistent_client_expiration %s\n", units[i][0]);
+        CHECK_EQ_INT(load_text(&c, "u.conf", text), 0);
+        CHECK_EQ_INT(c.persistent_client_expiration, atoi(units[i][1]));
+        config_free(&c);
+    }
+    const char *bad[] = {"persistent_client_expiration 10\n", "persistent_client_expiration d\n",
+                         "persistent_client_expiration 0d\n",
+                         "persistent_client_expiration 99999999y\n", "max_topic_alias 70000\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(load_text(&c, "b.conf", bad[i]), -1);
+        CHECK(error_is("b.conf", 1, i < 4 ? "persistent_client_expiration" : "max_topic_alias"));
+    }
 }
 
 TEST(directive_status_table)
@@ -563,6 +597,7 @@ int main(void)
     RUN(errors_name_file_and_line);
     RUN(missing_file);
     RUN(warned_directives_name_themselves);
+    RUN(session_and_queue_directives);
     RUN(directive_status_table);
     RUN(long_and_odd_lines);
     tf_cleanup();

@@ -46,7 +46,10 @@ static void msg_view(const void *p, store_msg_t *out)
 
 static session_limits_t limits(uint16_t inflight, uint32_t queued, uint64_t bytes)
 {
-    session_limits_t l = {inflight, queued, bytes, 100, 0};
+    session_limits_t l = {.max_inflight = inflight,
+                          .max_queued_messages = queued,
+                          .max_queued_bytes = bytes,
+                          .max_online_queued = 100};
     return l;
 }
 
@@ -489,6 +492,58 @@ TEST(inflight_bytes_bound_the_window)
     session_table_destroy(&t);
 }
 
+TEST(incoming_qos2_many_open_ids)
+{
+    session_table_t t;
+    session_limits_t l = limits(20, 0, 0);
+    session_table_init(&t, &l, msg_release, NULL);
+    session_t *s = open_session(&t, "c");
+    /* every id open at once, as a 3.1.1 client may: past the list, the map */
+    for (uint32_t id = 1; id <= 65535; id++)
+        CHECK_EQ_INT(session_in_qos2_add(s, (uint16_t)id, 0), 1);
+    CHECK(s->in_qos2_bits != NULL);
+    CHECK_EQ_INT(s->in_qos2_count, 65535);
+    CHECK_EQ_INT(session_in_qos2_add(s, 40000, 0), 0); /* a resend */
+    CHECK(session_in_qos2_release(s, 40000));
+    CHECK(!session_in_qos2_release(s, 40000));
+    CHECK_EQ_INT(session_in_qos2_add(s, 40000, 0), 1);
+    for (uint32_t id = 1; id <= 65535; id++)
+        CHECK(session_in_qos2_release(s, (uint16_t)id));
+    CHECK_EQ_INT(s->in_qos2_count, 0);
+    CHECK(s->in_qos2_bits == NULL); /* given back once empty */
+    /* the map with Receive Maximum: full is full */
+    for (uint16_t id = 1; id <= 40; id++)
+        CHECK_EQ_INT(session_in_qos2_add(s, id, 40), 1);
+    CHECK_EQ_INT(session_in_qos2_add(s, 41, 40), -1);
+    CHECK_EQ_INT(session_in_qos2_add(s, 7, 40), 0);
+    session_release(s);
+    session_table_destroy(&t);
+}
+
+TEST(queue_qos0_messages_keeps_qos0_offline_within_bounds)
+{
+    session_table_t t;
+    session_limits_t l = limits(20, 2, 10);
+    l.queue_qos0 = true;
+    session_table_init(&t, &l, msg_release, NULL);
+    session_t *s = open_session(&t, "c");
+    s->conn = s;
+    CHECK(push(s, 1, 0, 3)); /* queued online, kept when the client goes */
+    s->conn = NULL;
+    session_out_offline(s);
+    CHECK_EQ_INT(s->queue.count, 1);
+    CHECK(push(s, 2, 0, 3));  /* offline: kept */
+    CHECK(!push(s, 3, 0, 3)); /* beyond max_queued_messages (2) */
+    CHECK_EQ_INT(s->queue.count, 2);
+    session_out_clear(s);
+    CHECK(push(s, 4, 0, 6));
+    CHECK(!push(s, 5, 0, 6)); /* beyond max_queued_bytes (10) */
+    session_out_clear(s);
+    session_release(s);
+    session_table_destroy(&t);
+    CHECK_EQ_INT(live_msgs, 0);
+}
+
 int main(void)
 {
     RUN(table_find_create_remove);
@@ -503,5 +558,7 @@ int main(void)
     RUN(incoming_qos2);
     RUN(store_journals_session_state);
     RUN(inflight_bytes_bound_the_window);
+    RUN(queue_qos0_messages_keeps_qos0_offline_within_bounds);
+    RUN(incoming_qos2_many_open_ids);
     return TEST_REPORT();
 }
