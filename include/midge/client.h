@@ -259,6 +259,13 @@ void midge_client_id(midge_client_t *c, char *buf, size_t cap);
 
 /* 3 (MQTT 3.1), 4 (3.1.1) or 5. */
 midge_err_t midge_set_version(midge_client_t *c, int version);
+/* Announces the client as a broker's bridge, as Mosquitto's try_private
+ * does: MQTT 3.1/3.1.1 CONNECT carries protocol level | 0x80, which
+ * brokers that know it answer by not sending the bridge's own messages
+ * back and by keeping retain flags as published. Ignored in MQTT 5 (use
+ * MIDGE_SUB_NO_LOCAL there). A broker that does not know it may refuse
+ * the connection. Default false. */
+midge_err_t midge_set_bridge(midge_client_t *c, bool bridge);
 /* Clean session (3.1.x) / Clean Start (5). false asks the server to keep
  * the session; in MQTT 5 also set a Session Expiry Interval in the
  * CONNECT properties, or the server ends the session at disconnect. */

@@ -91,6 +91,7 @@ void config_free(config_t *cfg)
     free(cfg->log_timestamp_format);
     free(cfg->pid_file);
     free(cfg->user);
+    config__bridges_free(cfg);
     config_init(cfg);
 }
 
@@ -552,7 +553,7 @@ static int config__finish(config_parse_t *p)
         config__dup_default(&cfg->user, "mosquitto") != 0) {
         return config__fail(p, "out of memory");
     }
-    return 0;
+    return config__bridges_finish(p);
 }
 
 int config_load(config_t *cfg, const char *path, char *err, size_t errlen, config_log_fn log,

@@ -97,6 +97,58 @@ typedef struct config_listener {
     char *file;
 } config_listener_t;
 
+/* ---- Bridges (bridge_config.c): one `connection` section each. ---- */
+
+enum { CONFIG_BRIDGE_OUT = 1, CONFIG_BRIDGE_IN = 2, CONFIG_BRIDGE_BOTH = 3 };
+
+/* One `topic` line. local_topic / remote_topic are the full filters on
+ * each side: prefix + pattern (for an empty pattern, the prefix alone). */
+typedef struct config_bridge_topic {
+    char *pattern;       /* "" for the "" place marker */
+    char *local_prefix;  /* "" when none */
+    char *remote_prefix; /* "" when none */
+    char *local_topic;
+    char *remote_topic;
+    int direction; /* CONFIG_BRIDGE_* bits */
+    int qos;
+} config_bridge_topic_t;
+
+typedef struct config_bridge_address {
+    char *host;
+    uint16_t port;
+} config_bridge_address_t;
+
+typedef struct config_bridge {
+    char *name;
+    config_bridge_address_t *addresses;
+    size_t address_count;
+    config_bridge_topic_t *topics;
+    size_t topic_count;
+    char *remote_clientid;    /* default "<hostname>.<name>" after load */
+    char *remote_username;    /* NULL: none */
+    char *remote_password;    /* NULL: none */
+    char *notification_topic; /* default "$SYS/broker/connection/<remote_clientid>/state" */
+    bool cleansession;        /* default false */
+    bool try_private;         /* default true */
+    bool notifications;       /* default true */
+    bool notifications_local_only;
+    bool outgoing_retain;     /* default true */
+    int protocol_version;     /* 3, 4 (default) or 5 */
+    uint16_t keepalive;       /* seconds, default 60, at least 5 */
+    uint32_t restart_base;    /* seconds: backoff from base to cap, default 5 and 30 */
+    uint32_t restart_cap;     /* 0: restart_base is a constant delay */
+    uint32_t max_packet_size; /* 0: no limit of ours */
+    /* TLS to the remote: on when cafile or capath is set. */
+    char *cafile;
+    char *capath;
+    char *certfile;
+    char *keyfile;
+    char *tls_version; /* "tlsv1.2" / "tlsv1.3"; NULL: 1.2 or newer */
+    bool insecure;
+    int line; /* of its `connection` line */
+    char *file;
+} config_bridge_t;
+
 typedef struct config {
     config_listener_t *listeners;
     size_t listener_count;
@@ -145,7 +197,21 @@ typedef struct config {
 
     /* Set when the implicit loopback listener was created. */
     bool local_only;
+
+    config_bridge_t *bridges; /* in file order */
+    size_t bridge_count;
 } config_t;
+
+/*
+ * The topic a message gets on the other side of bridge `br`: `outgoing`
+ * maps a local topic for the remote (first out/both line whose local
+ * filter matches it), else a remote topic for here (first in/both line).
+ * The matching line's prefix is taken off and the other side's put on.
+ * Returns a new string (free it) and the line's QoS in *qos, or NULL when
+ * no line matches (or out of memory).
+ */
+char *config_bridge_map(const config_bridge_t *br, bool outgoing, const char *topic, size_t len,
+                        int *qos);
 
 typedef enum { CONFIG_WARNING, CONFIG_INFO } config_level_t;
 

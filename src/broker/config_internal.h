@@ -79,4 +79,10 @@ int config__add_listener(config_parse_t *p, uint16_t port, const char *bind);
 int config__include_dir(config_parse_t *p, char *args);
 int config__include_order(const char *a, const char *b);
 
+/* Bridges (bridge_config.c). */
+int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const char *name,
+                       char *args);
+int config__bridges_finish(config_parse_t *p);
+void config__bridges_free(config_t *cfg);
+
 #endif

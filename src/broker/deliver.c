@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/bridge.h"
 #include "broker/log.h"
 #include "broker/mount.h"
 #include "broker/proto.h"
@@ -53,6 +54,8 @@ static void wake_locked(client_t *client)
 bool deliver_to_session(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
                         const uint32_t *sub_ids, size_t sub_id_count)
 {
+    if (s->sink)
+        return bridge_deliver(s->sink, m, qos, retain);
     session_out_t *e = session_out_new(msg_ref(m), qos, retain, m->payload_len,
                                        msg_has_expiry(m) ? (uint64_t)m->expiry_at : 0);
     if (!e) {

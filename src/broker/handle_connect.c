@@ -263,6 +263,7 @@ void handle_connect(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *b
     }
     c->version = cn->version;
     bool v5 = c->version == MQTT_V5;
+    c->bridge = cn->bridge && !v5;
     if (copy_listener_settings(c) != 0) {
         refuse(c, MQTT_RC_SERVER_UNAVAILABLE, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,
                "listener settings unavailable");
@@ -442,8 +443,9 @@ static void connect_rest(client_t *c, const mqtt_connect_t *cn, const char *id, 
     proto_start_keepalive(c);
     if (mlog_enabled(MLOG_NOTICE) && mlog_connection_messages()) {
         /* Mosquitto's line: p1 3.1, p2 3.1.1, p5 5.0; u'name' with a user name. */
-        mlog(MLOG_NOTICE, "New client connected from %s:%u as %s (p%d, c%d, k%u%s%s%s).",
-             c->conn->peer_host, c->conn->peer_port, c->session->client_id,
+        mlog(MLOG_NOTICE, "New %s connected from %s:%u as %s (p%d, c%d, k%u%s%s%s).",
+             c->bridge ? "bridge" : "client", c->conn->peer_host, c->conn->peer_port,
+             c->session->client_id,
              c->version == MQTT_V31    ? 1
              : c->version == MQTT_V311 ? 2
                                        : 5,

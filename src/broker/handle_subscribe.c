@@ -75,8 +75,12 @@ void handle_subscribe(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t 
         if (qos > c->max_qos)
             qos = c->max_qos;
         uint8_t options = (uint8_t)((e.options & ~0x03u) | qos);
+        /* A Mosquitto bridge (try_private) gets its own messages never
+         * echoed and retain flags as published, as Mosquitto treats it:
+         * that is what stops a message looping between two brokers. */
         if (!v5)
-            options = qos;
+            options =
+                (uint8_t)(qos | (c->bridge ? MQTT_SUBOPT_NO_LOCAL | MQTT_SUBOPT_RETAIN_AS_PUB : 0));
         bool replaced = false;
         /* From here the filter is the mounted one, ACL check included. */
         char small[256];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/bridge.h"
 #include "broker/config.h"
 #include "broker/log.h"
 #include "broker/options.h"
@@ -122,6 +123,13 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* Bridges read their TLS files here, before root is given up. */
+    if (bridges_create(&broker, &cfg) != 0) {
+        broker_destroy(&broker);
+        persist_close(&broker);
+        config_free(&cfg);
+        return 1;
+    }
     /* Root is given up once the listeners are bound (server_start), after
      * the certificates, password/ACL files and persistence database were
      * opened above. */
@@ -136,13 +144,16 @@ int main(int argc, char **argv)
     broker.server = s;
     rc = 1;
     if (s && server_start(s) == 0) {
+        bridges_start(&broker);
         server_run(s);
+        bridges_stop(&broker);
         rc = 0;
     }
     /* The log's topic waker names worker 0, which goes away here. */
     mlog_topic_attach(NULL, NULL);
     if (s)
         server_destroy(s);
+    bridges_free(&broker);
     mlog(MLOG_NOTICE, "midge version %s terminating", MIDGE_VERSION);
     broker_destroy(&broker);
     persist_close(&broker);

@@ -93,6 +93,7 @@ typedef struct client {
     bool graceful;            /* DISCONNECT received: no will */
     bool taken_over;          /* another connection took the session */
     bool login_refused;       /* refusal CONNACK waits on `timer` */
+    bool bridge;              /* 3.1.x CONNECT with the bridge bit (try_private) */
     atomic_bool wake_pending; /* a flush request is posted to our worker */
     uint16_t keepalive;       /* effective, seconds; 0: none */
     wtimer_t timer;           /* CONNECT deadline, then keep-alive */

@@ -82,6 +82,7 @@ struct session {
     size_t id_len;
     bool in_table;      /* table lock */
     atomic_bool online; /* a client is bound: a hint for shared-subscription picks */
+    void *sink;         /* a bridge's pseudo-session (bridge.h): set once, deliveries go there */
 
     pthread_mutex_t lock;
     /* Everything below: session->lock. */

@@ -345,6 +345,14 @@ midge_err_t midge_set_version(midge_client_t *c, int version)
     return MIDGE_OK;
 }
 
+midge_err_t midge_set_bridge(midge_client_t *c, bool bridge)
+{
+    LOCK(c);
+    c->bridge = bridge;
+    UNLOCK(c);
+    return MIDGE_OK;
+}
+
 midge_err_t midge_set_clean(midge_client_t *c, bool clean)
 {
     LOCK(c);
@@ -621,6 +629,7 @@ static midge_err_t send_connect(midge_client_t *c)
     k->protocol_name = c->version == 3 ? (mqtt_bytes_t){(const uint8_t *)"MQIsdp", 6}
                                        : (mqtt_bytes_t){(const uint8_t *)"MQTT", 4};
     k->clean_start = c->clean;
+    k->bridge = c->bridge && c->version != 5;
     k->keep_alive = (uint16_t)c->keepalive;
     k->client_id = (mqtt_bytes_t){(const uint8_t *)c->client_id, strlen(c->client_id)};
     mqtt_user_prop_t *wu = NULL, *cu = NULL;

@@ -97,6 +97,7 @@ struct midge_client {
     bool id_generated;
     int version;
     bool clean;
+    bool bridge; /* protocol level with 0x80 (midge_set_bridge) */
     unsigned keepalive;
     char *username;
     uint8_t *password;
