@@ -292,8 +292,7 @@ static void on_message(midge_client_t *c, void *ud, const midge_message_t *msg)
     if (!topic)
         return; /* not under an incoming topic: Mosquitto drops it too */
     if (mqtt_topic_name_valid((mqtt_bytes_t){(const uint8_t *)topic, strlen(topic)}))
-        publish_local(br, topic, msg->payload, msg->payload_len, (uint8_t)msg->qos,
-                      msg->retain);
+        publish_local(br, topic, msg->payload, msg->payload_len, (uint8_t)msg->qos, msg->retain);
     free(topic);
 }
 
@@ -513,8 +512,8 @@ void bridges_start(broker_t *b)
             uint8_t opts = (uint8_t)(t->qos | MQTT_SUBOPT_NO_LOCAL | MQTT_SUBOPT_RETAIN_AS_PUB);
             mqtt_bytes_t f = {(const uint8_t *)t->local_topic, strlen(t->local_topic)};
             if (tt_subscribe(b->tree, br->s, f, opts, 0, NULL) != TT_OK)
-                mlog(MLOG_WARNING, "Warning: bridge %s: cannot subscribe locally to %s.",
-                     cfg->name, t->local_topic);
+                mlog(MLOG_WARNING, "Warning: bridge %s: cannot subscribe locally to %s.", cfg->name,
+                     t->local_topic);
         }
         if (pthread_create(&br->thread, NULL, bridge_main, br) == 0)
             br->thread_started = true;

@@ -232,10 +232,10 @@ static int dir_topic(config_parse_t *p, config_bridge_t *b, char *args)
         t.remote_topic = join(t.remote_prefix, t.pattern);
         if (!t.local_topic || !t.remote_topic) {
             rc = config__fail(p, "out of memory");
-        } else if (!mqtt_topic_filter_valid((mqtt_bytes_t){(const uint8_t *)t.local_topic,
-                                                           strlen(t.local_topic)}) ||
-                   !mqtt_topic_filter_valid((mqtt_bytes_t){(const uint8_t *)t.remote_topic,
-                                                           strlen(t.remote_topic)})) {
+        } else if (!mqtt_topic_filter_valid(
+                       (mqtt_bytes_t){(const uint8_t *)t.local_topic, strlen(t.local_topic)}) ||
+                   !mqtt_topic_filter_valid(
+                       (mqtt_bytes_t){(const uint8_t *)t.remote_topic, strlen(t.remote_topic)})) {
             rc = config__fail(p, "invalid bridge topic '%s' (local '%s', remote '%s')", tok[0],
                               t.local_topic, t.remote_topic);
         }
@@ -254,8 +254,7 @@ static int dir_topic(config_parse_t *p, config_bridge_t *b, char *args)
     return rc;
 }
 
-static int dir_protocol_version(config_parse_t *p, config_bridge_t *b, const char *name,
-                                char *args)
+static int dir_protocol_version(config_parse_t *p, config_bridge_t *b, const char *name, char *args)
 {
     char *v;
     if (config__one_value(p, name, args, &v) != 0) {
@@ -268,8 +267,7 @@ static int dir_protocol_version(config_parse_t *p, config_bridge_t *b, const cha
     } else if (strcmp(v, "mqttv50") == 0) {
         b->protocol_version = 5;
     } else {
-        return config__fail(p, "invalid %s '%s' (expected mqttv31, mqttv311 or mqttv50)", name,
-                            v);
+        return config__fail(p, "invalid %s '%s' (expected mqttv31, mqttv311 or mqttv50)", name, v);
     }
     return 0;
 }
@@ -315,8 +313,7 @@ static int dir_tls_version(config_parse_t *p, config_bridge_t *b, const char *na
     return config__parse_string(p, name, v, &b->tls_version, false);
 }
 
-int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const char *name,
-                       char *args)
+int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const char *name, char *args)
 {
     if (strcmp(name, "connection") == 0) {
         return dir_connection(p, args);
@@ -391,8 +388,9 @@ int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const cha
             return 0;
         }
         if (strcmp(v, "lazy") == 0 || strcmp(v, "once") == 0) {
-            config__warn(p, "start_type %s is not supported by midge yet; the bridge starts "
-                            "automatically",
+            config__warn(p,
+                         "start_type %s is not supported by midge yet; the bridge starts "
+                         "automatically",
                          v);
             return 0;
         }
@@ -440,8 +438,9 @@ int config__bridges_finish(config_parse_t *p)
             return bridge_fail(p, b, "needs both bridge_certfile and bridge_keyfile");
         }
         if ((b->certfile || b->insecure || b->tls_version) && !b->cafile && !b->capath) {
-            return bridge_fail(p, b, "has TLS settings but neither bridge_cafile nor "
-                                     "bridge_capath");
+            return bridge_fail(p, b,
+                               "has TLS settings but neither bridge_cafile nor "
+                               "bridge_capath");
         }
         if (b->remote_password && !b->remote_username) {
             return bridge_fail(p, b, "has remote_password without remote_username");

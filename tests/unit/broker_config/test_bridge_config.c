@@ -241,7 +241,7 @@ TEST(prefix_mapping)
     CHECK(strcmp(map(&c, true, "L/sensors/t", &qos), "R/sensors/t") == 0);
     CHECK_EQ_INT(qos, 1);
     CHECK(strcmp(map(&c, true, "L/sensors", &qos), "R/sensors") == 0);
-    CHECK(strcmp(map(&c, true, "sensors/t", &qos), "") == 0); /* not under L/ */
+    CHECK(strcmp(map(&c, true, "sensors/t", &qos), "") == 0);    /* not under L/ */
     CHECK(strcmp(map(&c, false, "R/sensors/t", &qos), "") == 0); /* out only */
     CHECK(strcmp(map(&c, false, "cmd/x", &qos), "L/cmd/x") == 0);
     CHECK_EQ_INT(qos, 2);
@@ -264,33 +264,61 @@ TEST(prefix_mapping)
 
 TEST(status_table)
 {
-    static const char *supported[] = {
-        "connection",       "address",          "addresses",
-        "topic",            "remote_clientid",  "clientid",
-        "remote_username",  "username",         "remote_password",
-        "password",         "cleansession",     "keepalive_interval",
-        "try_private",      "notifications",    "notification_topic",
-        "restart_timeout",  "start_type",       "bridge_protocol_version",
-        "bridge_cafile",    "bridge_capath",    "bridge_certfile",
-        "bridge_keyfile",   "bridge_insecure",  "bridge_tls_version",
-        "bridge_outgoing_retain", "bridge_max_packet_size", "notifications_local_only"};
+    static const char *supported[] = {"connection",
+                                      "address",
+                                      "addresses",
+                                      "topic",
+                                      "remote_clientid",
+                                      "clientid",
+                                      "remote_username",
+                                      "username",
+                                      "remote_password",
+                                      "password",
+                                      "cleansession",
+                                      "keepalive_interval",
+                                      "try_private",
+                                      "notifications",
+                                      "notification_topic",
+                                      "restart_timeout",
+                                      "start_type",
+                                      "bridge_protocol_version",
+                                      "bridge_cafile",
+                                      "bridge_capath",
+                                      "bridge_certfile",
+                                      "bridge_keyfile",
+                                      "bridge_insecure",
+                                      "bridge_tls_version",
+                                      "bridge_outgoing_retain",
+                                      "bridge_max_packet_size",
+                                      "notifications_local_only"};
     for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++) {
         if (config_directive_status(supported[i]) != CONFIG_SUPPORTED) {
             fprintf(stderr, "not supported: %s\n", supported[i]);
             CHECK(0);
         }
     }
-    static const char *warned[] = {"round_robin",     "local_clientid", "local_username",
-                                   "local_password",  "idle_timeout",   "threshold",
-                                   "bridge_psk",      "bridge_identity", "bridge_alpn",
-                                   "bridge_bind_address", "local_cleansession",
-                                   "bridge_attempt_unsubscribe", "bridge_require_ocsp"};
+    static const char *warned[] = {"round_robin",        "local_clientid",
+                                   "local_username",     "local_password",
+                                   "idle_timeout",       "threshold",
+                                   "bridge_alpn",        "bridge_bind_address",
+                                   "local_cleansession", "bridge_attempt_unsubscribe"};
     for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
         if (config_directive_status(warned[i]) != CONFIG_WARNED) {
             fprintf(stderr, "not warned: %s\n", warned[i]);
             CHECK(0);
         }
     }
+}
+
+/* Ignoring these would send a bridge's traffic in the clear (PSK) or
+ * trust a revoked certificate (OCSP): midge refuses to start instead. */
+TEST(refused)
+{
+    CHECK_EQ_INT(config_directive_status("bridge_psk"), CONFIG_REFUSED);
+    CHECK_EQ_INT(config_directive_status("bridge_identity"), CONFIG_REFUSED);
+    CHECK_EQ_INT(config_directive_status("bridge_require_ocsp"), CONFIG_REFUSED);
+    CHECK(fails_with("connection a\naddress h\nbridge_identity me\nbridge_psk 00ff\n", 3,
+                     "refusing to start"));
 }
 
 int main(void)
@@ -302,6 +330,7 @@ int main(void)
     RUN(lazy_and_once_warn);
     RUN(prefix_mapping);
     RUN(status_table);
+    RUN(refused);
     tf_cleanup();
     return TEST_REPORT();
 }

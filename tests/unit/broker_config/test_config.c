@@ -502,7 +502,7 @@ TEST(directive_status_table)
     CHECK_EQ_INT(config_directive_status("maximum_qos"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("memory_limit"), CONFIG_WARNED);
     CHECK_EQ_INT(config_directive_status("bridge_cafile"), CONFIG_SUPPORTED);
-    CHECK_EQ_INT(config_directive_status("bridge_psk"), CONFIG_WARNED);
+    CHECK_EQ_INT(config_directive_status("bridge_alpn"), CONFIG_WARNED);
     CHECK_EQ_INT(config_directive_status("auth_plugin"), CONFIG_REFUSED);
     CHECK_EQ_INT(config_directive_status("auth_opt_anything"), CONFIG_REFUSED);
     CHECK_EQ_INT(config_directive_status("no_such_thing"), -1);
