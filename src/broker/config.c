@@ -54,6 +54,8 @@ static void config__listener_free(config_listener_t *l)
     free(l->keyfile);
     free(l->crlfile);
     free(l->ciphers);
+    free(l->ciphers_tls13);
+    free(l->dhparamfile);
     free(l->file);
     config__security_free(&l->security);
     config__listener_init(l);
@@ -485,8 +487,9 @@ static int config__check_listener(config_parse_t *p, config_listener_t *l)
         return config__fail(p, "listener on port %u: require_certificate needs cafile or capath",
                             l->port);
     }
-    if (!tls && (l->require_certificate || l->cafile != NULL || l->capath != NULL ||
-                 l->crlfile != NULL || l->ciphers != NULL)) {
+    if (!tls &&
+        (l->require_certificate || l->cafile != NULL || l->capath != NULL || l->crlfile != NULL ||
+         l->ciphers != NULL || l->ciphers_tls13 != NULL || l->dhparamfile != NULL)) {
         return config__fail(
             p, "listener on port %u: TLS options given without certfile and keyfile", l->port);
     }

@@ -87,6 +87,8 @@ typedef struct config_listener {
     char *keyfile;
     char *crlfile;
     char *ciphers;
+    char *ciphers_tls13; /* ciphers_tls1.3 */
+    char *dhparamfile;
     config_tls_version_t tls_version;
     bool require_certificate;
     bool use_identity_as_username;

@@ -404,6 +404,8 @@ static const config_directive_t config__directives[] = {
     {"keyfile", dir_value, L(keyfile), PATH, 0, 0, CONFIG_SUPPORTED},
     {"crlfile", dir_value, L(crlfile), PATH, 0, 0, CONFIG_SUPPORTED},
     {"ciphers", dir_value, L(ciphers), STR, 0, 0, CONFIG_SUPPORTED},
+    {"ciphers_tls1.3", dir_value, L(ciphers_tls13), STR, 0, 0, CONFIG_SUPPORTED},
+    {"dhparamfile", dir_value, L(dhparamfile), PATH, 0, 0, CONFIG_SUPPORTED},
     SPECIAL("tls_version", dir_tls_version, LISTENER),
     {"require_certificate", dir_value, L(require_certificate), B, 0, 0, CONFIG_SUPPORTED},
     {"use_identity_as_username", dir_value, L(use_identity_as_username), B, 0, 0, CONFIG_SUPPORTED},
@@ -477,8 +479,6 @@ static const config_directive_t config__directives[] = {
     WARNED("http_dir"),
     WARNED("websockets_log_level"),
     WARNED("websockets_headers_size"),
-    WARNED("ciphers_tls1.3"),
-    WARNED("dhparamfile"),
     WARNED("retry_interval"),
     WARNED("store_clean_interval"),
     /* Bridges. */

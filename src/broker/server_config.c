@@ -33,11 +33,13 @@ int server_config_from_config(server_config_t *cfg, const config_t *conf, unsign
                                  .keyfile = cl->keyfile,
                                  .crlfile = cl->crlfile,
                                  .ciphers = cl->ciphers,
+                                 .ciphers_tls13 = cl->ciphers_tls13,
+                                 .dhparamfile = cl->dhparamfile,
                                  .tls13_only = cl->tls_version == CONFIG_TLS_V1_3,
                                  .require_certificate = cl->require_certificate};
             spec.tls = tls_ctx_new(&ts);
             if (!spec.tls) {
-                mlog(MLOG_ERROR, "Error: %s:%d: the TLS files of listener %u cannot be used.",
+                mlog(MLOG_ERROR, "Error: %s:%d: the TLS settings of listener %u cannot be used.",
                      cl->file ? cl->file : "config", cl->line, cl->port);
                 server_config_release(cfg);
                 return -1;

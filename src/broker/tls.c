@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdatomic.h>
@@ -32,6 +34,68 @@ static void log_ssl_errors(mlog_level_t level, const char *what)
         mlog(level, "%s.", what);
 }
 
+/*
+ * OpenSSL 3 skips names it does not know as long as one suite remains, so
+ * a typo would silently drop a suite the operator meant to allow. Every
+ * name must be a TLS 1.3 suite the context now offers.
+ */
+static int set_tls13_suites(SSL_CTX *ctx, const char *list)
+{
+    if (SSL_CTX_set_ciphersuites(ctx, list) != 1) {
+        log_ssl_errors(MLOG_ERROR, "Error: invalid ciphers_tls1.3");
+        return -1;
+    }
+    STACK_OF(SSL_CIPHER) *have = SSL_CTX_get_ciphers(ctx);
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ":");
+        bool found = false;
+        for (int i = 0; have && i < sk_SSL_CIPHER_num(have) && !found; i++) {
+            const SSL_CIPHER *c = sk_SSL_CIPHER_value(have, i);
+            const char *name = SSL_CIPHER_get_name(c);
+            found = strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0 && strlen(name) == n &&
+                    strncmp(name, p, n) == 0;
+        }
+        if (!found && n > 0) {
+            mlog(MLOG_ERROR, "Error: invalid ciphers_tls1.3: unknown TLS 1.3 cipher suite '%.*s'.",
+                 (int)n, p);
+            return -1;
+        }
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    return 0;
+}
+
+/* DH parameters for the DHE suites of TLS 1.2 (TLS 1.3 negotiates its
+ * own groups). OpenSSL checks their strength against the security level
+ * when they are set, so weak parameters are refused here, at start. */
+static int load_dhparams(SSL_CTX *ctx, const char *path)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    if (!bio) {
+        mlog(MLOG_ERROR, "Error: cannot open dhparamfile %s.", path);
+        ERR_clear_error();
+        return -1;
+    }
+    EVP_PKEY *params = PEM_read_bio_Parameters(bio, NULL);
+    BIO_free(bio);
+    if (!params || !(EVP_PKEY_is_a(params, "DH") || EVP_PKEY_is_a(params, "DHX"))) {
+        mlog(MLOG_ERROR, "Error: dhparamfile %s holds no PEM DH parameters.", path);
+        EVP_PKEY_free(params);
+        ERR_clear_error();
+        return -1;
+    }
+    if (SSL_CTX_set0_tmp_dh_pkey(ctx, params) != 1) {
+        mlog(MLOG_ERROR, "Error: the DH parameters of dhparamfile %s cannot be used.", path);
+        log_ssl_errors(MLOG_ERROR, "Error");
+        EVP_PKEY_free(params);
+        return -1;
+    }
+    return 0;
+}
+
 tls_ctx_t *tls_ctx_new(const tls_settings_t *s)
 {
     if (!s->certfile || !s->keyfile) {
@@ -57,6 +121,10 @@ tls_ctx_t *tls_ctx_new(const tls_settings_t *s)
         log_ssl_errors(MLOG_ERROR, "Error: invalid ciphers");
         goto fail;
     }
+    if (s->ciphers_tls13 && set_tls13_suites(t->ssl, s->ciphers_tls13) != 0)
+        goto fail;
+    if (s->dhparamfile && load_dhparams(t->ssl, s->dhparamfile) != 0)
+        goto fail;
     if (SSL_CTX_use_certificate_chain_file(t->ssl, s->certfile) != 1) {
         mlog(MLOG_ERROR, "Error: cannot load certificate file %s.", s->certfile);
         log_ssl_errors(MLOG_ERROR, "Error");

@@ -15,13 +15,15 @@ typedef struct conn conn_t;
 typedef struct tls_ctx tls_ctx_t;
 
 typedef struct {
-    const char *cafile;   /* CA bundle for client certificates */
-    const char *capath;   /* directory of hashed CA certificates */
-    const char *certfile; /* server certificate chain (PEM), required */
-    const char *keyfile;  /* its private key (PEM), required */
-    const char *crlfile;  /* revocation list checked for client certs */
-    const char *ciphers;  /* OpenSSL cipher list for TLS 1.2; NULL: default */
-    bool tls13_only;      /* tls_version tlsv1.3; default allows 1.2 and 1.3 */
+    const char *cafile;        /* CA bundle for client certificates */
+    const char *capath;        /* directory of hashed CA certificates */
+    const char *certfile;      /* server certificate chain (PEM), required */
+    const char *keyfile;       /* its private key (PEM), required */
+    const char *crlfile;       /* revocation list checked for client certs */
+    const char *ciphers;       /* OpenSSL cipher list for TLS 1.2; NULL: default */
+    const char *ciphers_tls13; /* TLS 1.3 cipher suites, colon separated; NULL: default */
+    const char *dhparamfile;   /* PEM DH parameters for DHE suites (TLS 1.2); NULL: none */
+    bool tls13_only;           /* tls_version tlsv1.3; default allows 1.2 and 1.3 */
     bool require_certificate;
 } tls_settings_t;
 
