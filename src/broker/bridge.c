@@ -11,12 +11,14 @@
 #include "broker/bridge.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "broker/log.h"
@@ -52,10 +54,23 @@ typedef struct bridge {
     int64_t next_try_ms; /* when idle: the next attempt */
     uint32_t delay_s;    /* the last backoff delay */
     unsigned rand_state;
+    bool given_up; /* start_type once: no more attempts */
+    /* round_robin false: while on a secondary address, a TCP probe of the
+     * primary every PRIMARY_PROBE_MS; when it answers, the bridge moves. */
+    int probe_fd;
+    int64_t probe_at; /* the next probe, or the current one's deadline */
+    bool to_primary;  /* the next attempt goes to addresses[0] at once */
 } bridge_t;
+
+#define PRIMARY_PROBE_MS 5000
 
 static bridge_t *bridges;
 static size_t bridge_count;
+
+static int64_t now_ms(void)
+{
+    return msg_now_ms();
+}
 
 /* ---- local side ---- */
 
@@ -248,6 +263,26 @@ static void send_retained(bridge_t *br)
     msg_vec_free(&v);
 }
 
+/* A remote filter only `out` lines name: a persistent session on the
+ * remote may still hold a subscription from when it was `in`, and would
+ * keep sending what nothing here takes (Mosquitto's
+ * bridge_attempt_unsubscribe). */
+static void unsubscribe_out_only(bridge_t *br)
+{
+    const config_bridge_t *cfg = br->cfg;
+    for (size_t i = 0; i < cfg->topic_count; i++) {
+        const config_bridge_topic_t *t = &cfg->topics[i];
+        if (t->direction != CONFIG_BRIDGE_OUT)
+            continue;
+        bool also_in = false;
+        for (size_t k = 0; k < cfg->topic_count && !also_in; k++)
+            also_in = (cfg->topics[k].direction & CONFIG_BRIDGE_IN) &&
+                      strcmp(cfg->topics[k].remote_topic, t->remote_topic) == 0;
+        if (!also_in)
+            midge_unsubscribe(br->mc, NULL, t->remote_topic, NULL);
+    }
+}
+
 static void on_connect(midge_client_t *c, void *ud, uint8_t code, bool session_present,
                        const midge_props_t *props)
 {
@@ -263,7 +298,10 @@ static void on_connect(midge_client_t *c, void *ud, uint8_t code, bool session_p
          br->cfg->addresses[br->addr].host, br->cfg->addresses[br->addr].port);
     atomic_store_explicit(&br->connected, true, memory_order_relaxed);
     br->delay_s = 0;
+    br->probe_at = now_ms() + PRIMARY_PROBE_MS;
     notify(br, true);
+    if (br->cfg->attempt_unsubscribe)
+        unsubscribe_out_only(br);
     send_retained(br);
 }
 
@@ -298,11 +336,6 @@ static void on_message(midge_client_t *c, void *ud, const midge_message_t *msg)
 
 /* ---- the thread ---- */
 
-static int64_t now_ms(void)
-{
-    return msg_now_ms();
-}
-
 /* Mosquitto's backoff: "decorrelated jitter" between base and cap, or a
  * constant delay when no cap is given. */
 static uint32_t next_delay(bridge_t *br)
@@ -320,6 +353,16 @@ static uint32_t next_delay(bridge_t *br)
 static void schedule_retry(bridge_t *br)
 {
     br->active = false;
+    if (br->to_primary) {
+        br->next_try_ms = now_ms();
+        return;
+    }
+    if (br->cfg->start_once) {
+        if (!br->given_up)
+            mlog(MLOG_NOTICE, "Bridge %s: start_type once, not reconnecting.", br->cfg->name);
+        br->given_up = true;
+        return;
+    }
     br->delay_s = next_delay(br);
     br->next_try_ms = now_ms() + (int64_t)br->delay_s * 1000;
 }
@@ -327,8 +370,11 @@ static void schedule_retry(bridge_t *br)
 static void try_connect(bridge_t *br, bool first)
 {
     const config_bridge_t *cfg = br->cfg;
-    if (!first)
+    if (br->to_primary)
+        br->addr = 0;
+    else if (!first)
         br->addr = (br->addr + 1) % cfg->address_count;
+    br->to_primary = false;
     const config_bridge_address_t *a = &cfg->addresses[br->addr];
     mlog(MLOG_NOTICE, "Connecting bridge %s (%s:%u)", cfg->name, a->host, a->port);
     midge_err_t e = midge_connect(br->mc, a->host, a->port);
@@ -343,6 +389,57 @@ static void try_connect(bridge_t *br, bool first)
     schedule_retry(br);
 }
 
+static void probe_close(bridge_t *br)
+{
+    if (br->probe_fd >= 0)
+        close(br->probe_fd);
+    br->probe_fd = -1;
+    br->probe_at = now_ms() + PRIMARY_PROBE_MS;
+}
+
+static bool probe_wanted(const bridge_t *br)
+{
+    return !br->cfg->round_robin && br->cfg->address_count > 1 && br->addr != 0 &&
+           atomic_load_explicit(&br->connected, memory_order_relaxed);
+}
+
+/* Starts a non-blocking TCP connect to the primary address. */
+static void probe_start(bridge_t *br)
+{
+    const config_bridge_address_t *a = &br->cfg->addresses[0];
+    char port[8];
+    snprintf(port, sizeof(port), "%u", a->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    br->probe_at = now_ms() + PRIMARY_PROBE_MS;
+    if (getaddrinfo(a->host, port, &hints, &res) != 0 || !res)
+        return;
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    br->probe_fd = fd;
+}
+
+/* The probe's socket is ready (or its time is up): when the primary
+ * accepted, the bridge leaves the secondary for it. */
+static void probe_done(bridge_t *br, bool ready)
+{
+    int err = -1;
+    socklen_t len = sizeof(err);
+    if (ready && getsockopt(br->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = -1;
+    probe_close(br);
+    if (err == 0 && probe_wanted(br)) {
+        mlog(MLOG_NOTICE, "Bridge %s: the primary address is back, reconnecting to it.",
+             br->cfg->name);
+        br->to_primary = true;
+        midge_disconnect(br->mc);
+    }
+}
+
 static void *bridge_main(void *arg)
 {
     bridge_t *br = arg;
@@ -352,18 +449,22 @@ static void *bridge_main(void *arg)
     try_connect(br, true);
     bool backlog = false;
     while (!atomic_load_explicit(&br->stop, memory_order_acquire)) {
-        if (!br->active && now_ms() >= br->next_try_ms)
+        if (!br->active && !br->given_up && now_ms() >= br->next_try_ms)
             try_connect(br, false);
-        struct pollfd p[2] = {{.fd = br->evfd, .events = POLLIN}, {.fd = -1}};
-        int n = 1;
+        if (probe_wanted(br) && br->probe_fd < 0 && now_ms() >= br->probe_at)
+            probe_start(br);
+        else if (br->probe_fd >= 0 && (!probe_wanted(br) || now_ms() >= br->probe_at))
+            probe_done(br, false);
+        struct pollfd p[3] = {{.fd = br->evfd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
         int sock = midge_socket(br->mc);
         if (sock >= 0) {
             p[1].fd = sock;
             p[1].events = (short)(POLLIN | (midge_want_write(br->mc) ? POLLOUT : 0));
-            n = 2;
         }
+        p[2].fd = br->probe_fd;
+        p[2].events = POLLOUT;
         int timeout = br->active ? midge_timeout_ms(br->mc) : -1;
-        if (!br->active) {
+        if (!br->active && !br->given_up) {
             int64_t left = br->next_try_ms - now_ms();
             timeout = left < 0 ? 0 : left > 1000 ? 1000 : (int)left;
         }
@@ -371,8 +472,10 @@ static void *bridge_main(void *arg)
             timeout = 50;
         if (timeout < 0 || timeout > 1000)
             timeout = 1000;
-        if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+        if (poll(p, 3, timeout) < 0 && errno != EINTR)
             break;
+        if (br->probe_fd >= 0 && p[2].revents)
+            probe_done(br, true);
         if (p[0].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(br->evfd, &v, sizeof(v));
@@ -382,6 +485,9 @@ static void *bridge_main(void *arg)
         if (br->active && midge_step(br->mc) == MIDGE_ERR_NO_CONN)
             schedule_retry(br);
     }
+    if (br->probe_fd >= 0)
+        close(br->probe_fd);
+    br->probe_fd = -1;
     /* Going down: the remote hears "0" from us, since a clean DISCONNECT
      * does not publish the will that would say it. */
     if (midge_is_connected(br->mc)) {
@@ -403,14 +509,12 @@ static session_t *pseudo_session(broker_t *b, const config_bridge_t *cfg, bridge
     session_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    size_t len = strlen("local.") + strlen(cfg->remote_clientid);
-    s->client_id = malloc(len + 1);
+    s->client_id = strdup(cfg->local_clientid);
     if (!s->client_id) {
         free(s);
         return NULL;
     }
-    snprintf(s->client_id, len + 1, "local.%s", cfg->remote_clientid);
-    s->id_len = len;
+    s->id_len = strlen(s->client_id);
     s->table = &b->sessions;
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->lock, NULL);
@@ -425,6 +529,7 @@ static int setup(bridge_t *br, broker_t *b, const config_t *all, const config_br
     br->b = b;
     br->cfg = cfg;
     br->evfd = -1;
+    br->probe_fd = -1;
     pthread_mutex_init(&br->lock, NULL);
     br->max = all->max_queued_messages ? all->max_queued_messages : 100000;
     br->rand_state = (unsigned)(uintptr_t)br ^ (unsigned)now_ms();
@@ -458,6 +563,7 @@ static int setup(bridge_t *br, broker_t *b, const config_t *all, const config_br
             .keyfile = cfg->keyfile,
             .tls_version = cfg->tls_version,
             .insecure = cfg->insecure,
+            .alpn = cfg->alpn,
         };
         if (midge_set_tls(br->mc, &tls) != MIDGE_OK) {
             char why[256];

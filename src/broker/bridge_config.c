@@ -54,6 +54,8 @@ static void bridge_free(config_bridge_t *b)
     free(b->certfile);
     free(b->keyfile);
     free(b->tls_version);
+    free(b->local_clientid);
+    free(b->alpn);
     free(b->file);
 }
 
@@ -89,6 +91,7 @@ static int dir_connection(config_parse_t *p, char *args)
     b->try_private = true;
     b->notifications = true;
     b->outgoing_retain = true;
+    b->attempt_unsubscribe = true;
     b->protocol_version = 4;
     b->keepalive = 60;
     b->restart_base = 5;
@@ -356,6 +359,18 @@ int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const cha
     if (strcmp(name, "bridge_outgoing_retain") == 0) {
         return config__parse_bool(p, name, args, &b->outgoing_retain);
     }
+    if (strcmp(name, "bridge_attempt_unsubscribe") == 0) {
+        return config__parse_bool(p, name, args, &b->attempt_unsubscribe);
+    }
+    if (strcmp(name, "round_robin") == 0) {
+        return config__parse_bool(p, name, args, &b->round_robin);
+    }
+    if (strcmp(name, "local_clientid") == 0) {
+        return config__parse_string(p, name, args, &b->local_clientid, false);
+    }
+    if (strcmp(name, "bridge_alpn") == 0) {
+        return config__parse_string(p, name, args, &b->alpn, false);
+    }
     if (strcmp(name, "bridge_insecure") == 0) {
         return config__parse_bool(p, name, args, &b->insecure);
     }
@@ -384,14 +399,13 @@ int config__dir_bridge(config_parse_t *p, const config_directive_t *d, const cha
         if (config__one_value(p, name, args, &v) != 0) {
             return -1;
         }
-        if (strcmp(v, "automatic") == 0) {
+        if (strcmp(v, "automatic") == 0 || strcmp(v, "once") == 0) {
+            b->start_once = strcmp(v, "once") == 0;
             return 0;
         }
-        if (strcmp(v, "lazy") == 0 || strcmp(v, "once") == 0) {
-            config__warn(p,
-                         "start_type %s is not supported by midge yet; the bridge starts "
-                         "automatically",
-                         v);
+        if (strcmp(v, "lazy") == 0) {
+            config__warn(p, "start_type lazy is not supported by midge yet; the bridge starts "
+                            "automatically");
             return 0;
         }
         return config__fail(p, "invalid start_type '%s' (expected automatic, lazy or once)", v);
@@ -452,6 +466,19 @@ int config__bridges_finish(config_parse_t *p)
                 return config__fail(p, "out of memory");
             }
             snprintf(b->remote_clientid, len, "%s.%s", host, b->name);
+        }
+        if (b->local_clientid == NULL) {
+            size_t len = strlen("local.") + strlen(b->remote_clientid) + 1;
+            b->local_clientid = malloc(len);
+            if (b->local_clientid == NULL) {
+                return config__fail(p, "out of memory");
+            }
+            snprintf(b->local_clientid, len, "local.%s", b->remote_clientid);
+        }
+        if (b->alpn && !b->cafile && !b->capath) {
+            return bridge_fail(p, b,
+                               "has bridge_alpn but neither bridge_cafile nor "
+                               "bridge_capath");
         }
         if (b->notification_topic == NULL) {
             const char *fmt = "$SYS/broker/connection/%s/state";

@@ -135,6 +135,11 @@ typedef struct config_bridge {
     bool notifications;       /* default true */
     bool notifications_local_only;
     bool outgoing_retain;     /* default true */
+    bool attempt_unsubscribe; /* default true: UNSUBSCRIBE out-only topics on the remote */
+    bool round_robin;         /* default false: addresses[0] is the primary */
+    bool start_once;          /* start_type once: no reconnection */
+    char *local_clientid;     /* default "local.<remote_clientid>" */
+    char *alpn;               /* bridge_alpn; NULL: none */
     int protocol_version;     /* 3, 4 (default) or 5 */
     uint16_t keepalive;       /* seconds, default 60, at least 5 */
     uint32_t restart_base;    /* seconds: backoff from base to cap, default 5 and 30 */

@@ -31,8 +31,8 @@ def subdir(workdir, name):
     return d
 
 
-def start_remote(kind, workdir, config="", port=None):
-    d = subdir(workdir, "remote")
+def start_remote(kind, workdir, config="", port=None, name="remote"):
+    d = subdir(workdir, name)
     if kind == "mosquitto":
         os.chmod(workdir, 0o755)
         return start_mosquitto(d, extra_config=config, port=port)
@@ -41,13 +41,14 @@ def start_remote(kind, workdir, config="", port=None):
                        config.replace("{", "{{").replace("}", "}}"))
 
 
-def start_local(workdir, remote_port, bridge, name="b"):
-    """A midge with one bridge `name` to 127.0.0.1:remote_port; `bridge`
-    holds the bridge's own lines (topics, options)."""
+def start_local(workdir, remote_port, bridge, name="b", address=None, dirname="local"):
+    """A midge with one bridge `name` to 127.0.0.1:remote_port (or the
+    `address` line's value); `bridge` holds the bridge's own lines."""
+    address = address or "127.0.0.1:%d" % remote_port
     conf = ("listener {port} 127.0.0.1\nallow_anonymous true\n"
-            "connection %s\naddress 127.0.0.1:%d\nnotification_topic %s\n"
-            "restart_timeout 1\n" % (name, remote_port, STATE)) + bridge
-    return start_midge(subdir(workdir, "local"), config=conf)
+            "connection %s\naddress %s\nnotification_topic %s\n"
+            "restart_timeout 1\n" % (name, address, STATE)) + bridge
+    return start_midge(subdir(workdir, dirname), config=conf)
 
 
 def wait_state(client, want, timeout=10.0):
@@ -329,6 +330,104 @@ def test_default_notification_topic_and_sighup(workdir):
         remote.stop()
 
 
+def stop_all(*brokers):
+    for b in brokers:
+        if b is None or b.proc is None:
+            continue
+        rc = b.stop()
+        if b.name == "midge":
+            b.check_clean(rc)
+
+
+def test_start_type_once(workdir):
+    """`once`: one attempt, never again, even when the remote comes up."""
+    port = free_port()
+    local = start_local(workdir, port, "topic a/# out\nstart_type once\n")
+    remote = None
+    try:
+        w = Paho(local)
+        w.subscribe(STATE, 1)
+        wait_state(w, b"0")
+        remote = start_remote("mosquitto", workdir, port=port)
+        w.none(3.0)  # restart_timeout 1 would have connected by now
+        assert "not reconnecting" in local.log_text()
+    finally:
+        stop_all(local, remote)
+
+
+@pytest.mark.parametrize("kind", REMOTES)
+def test_primary_address_preferred(workdir, kind):
+    """round_robin false (the default): connected to the second address,
+    the bridge moves back to the first one once it answers again."""
+    primary = free_port()
+    second = start_remote(kind, workdir, name="second")
+    local = first = None
+    try:
+        local = start_local(workdir, 0, "topic a/# out 1\n",
+                            address="127.0.0.1:%d 127.0.0.1:%d" % (primary, second.port))
+        w = Paho(local)
+        w.subscribe(STATE, 1)
+        wait_state(w, b"1", timeout=15)
+        s2 = Paho(second)
+        s2.subscribe("a/#", 1)
+        lpub = Paho(local)
+        lpub.publish("a/1", b"to the second", qos=1)
+        assert s2.get().payload == b"to the second"
+        first = start_remote(kind, workdir, port=primary, name="first")
+        wait_state(w, b"0", timeout=15)
+        wait_state(w, b"1", timeout=15)
+        s1 = Paho(first)
+        s1.subscribe("a/#", 1)
+        lpub.publish("a/2", b"to the primary", qos=1)
+        assert s1.get().payload == b"to the primary"
+        s2.none(0.5)
+    finally:
+        stop_all(local, first, second)
+
+
+def sub_count(broker, want, timeout=10.0):
+    w = Paho(broker)
+    w.subscribe("$SYS/broker/subscriptions/count", 0)
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = w.get(max(0.1, deadline - time.monotonic())).payload
+        except AssertionError:
+            break
+        if last == want:
+            w.disconnect()
+            return
+    raise AssertionError("subscription count %r, want %r" % (last, want))
+
+
+@pytest.mark.parametrize("attempt", [True, False])
+@pytest.mark.parametrize("kind", REMOTES)
+def test_attempt_unsubscribe(workdir, kind, attempt):
+    """A topic that was `in` (persistent session on the remote) and is now
+    `out` is unsubscribed on the remote unless bridge_attempt_unsubscribe
+    is false."""
+    remote = start_remote(kind, workdir, config="sys_interval 1\n")
+    local = None
+    try:
+        local = start_local(workdir, remote.port,
+                            "remote_clientid pi\ncleansession false\ntopic x/# in 1\n"
+                            "notifications false\n")
+        sub_count(remote, b"2")  # the bridge's x/# and the watcher's own
+        stop_all(local)
+        local = start_local(workdir, remote.port,
+                            "remote_clientid pi\ncleansession false\ntopic x/# out 1\n"
+                            "notifications false\nbridge_attempt_unsubscribe %s\n"
+                            % ("true" if attempt else "false"), dirname="local2")
+        deadline = time.monotonic() + 10
+        while "connected to" not in local.log_text():
+            assert time.monotonic() < deadline, "bridge never connected"
+            time.sleep(0.1)
+        sub_count(remote, b"1" if attempt else b"2")
+    finally:
+        stop_all(local, remote)
+
+
 # ---- TLS to the remote ----
 
 def openssl(d, *args):
@@ -387,7 +486,7 @@ def test_tls_to_remote(workdir, pki, kind):
     local = start_local(workdir, tls_port,
                         "topic s/# out 1\ntopic c/# in 1\nbridge_cafile %s/ca.pem\n"
                         "bridge_certfile %s/client.pem\nbridge_keyfile %s/client.key\n"
-                        "bridge_tls_version tlsv1.2\n" % (pki, pki, pki))
+                        "bridge_tls_version tlsv1.2\nbridge_alpn mqtt\n" % (pki, pki, pki))
     try:
         connected_bridge(local)
         rsub = Paho(remote)  # its plain listener

@@ -214,15 +214,40 @@ TEST(errors)
     CHECK(fails_with("connection a\naddress h\nremote_username a\nusername b\n", 4, "duplicate"));
 }
 
-TEST(lazy_and_once_warn)
+TEST(lazy_warns)
 {
     config_t c;
     CHECK_EQ_INT(load_text(&c, "w.conf", "connection a\naddress h\nstart_type lazy\n"), 0);
     CHECK(strstr(warnings, "w.conf:3: warning: start_type lazy") != NULL);
+    CHECK(!c.bridges[0].start_once);
     config_free(&c);
-    CHECK_EQ_INT(load_text(&c, "w.conf", "connection a\naddress h\nround_robin true\n"), 0);
-    CHECK(strstr(warnings, "w.conf:3: warning: 'round_robin'") != NULL);
+    CHECK_EQ_INT(load_text(&c, "w.conf", "connection a\naddress h\nidle_timeout 9\n"), 0);
+    CHECK(strstr(warnings, "w.conf:3: warning: 'idle_timeout'") != NULL);
     config_free(&c);
+}
+
+TEST(more_options)
+{
+    config_t c;
+    CHECK_EQ_INT(
+        load_text(&c, "o.conf", "connection a\naddress h g:2\nremote_clientid r\ntopic x\n"), 0);
+    config_bridge_t *b = &c.bridges[0];
+    CHECK(!b->start_once && !b->round_robin && b->attempt_unsubscribe);
+    CHECK(strcmp(b->local_clientid, "local.r") == 0);
+    CHECK(b->alpn == NULL);
+    config_free(&c);
+    CHECK_EQ_INT(load_text(&c, "o.conf",
+                           "connection a\naddress h\nstart_type once\nround_robin true\n"
+                           "bridge_attempt_unsubscribe false\nlocal_clientid here\n"
+                           "bridge_cafile ca.pem\nbridge_alpn mqtt\n"),
+                 0);
+    b = &c.bridges[0];
+    CHECK(b->start_once && b->round_robin && !b->attempt_unsubscribe);
+    CHECK(strcmp(b->local_clientid, "here") == 0);
+    CHECK(strcmp(b->alpn, "mqtt") == 0);
+    CHECK(warnings[0] == '\0');
+    config_free(&c);
+    CHECK(fails_with("connection a\naddress h\nbridge_alpn mqtt\n", 1, "bridge_alpn"));
 }
 
 /* The table of the mosquitto.conf manual, both directions. */
@@ -297,11 +322,8 @@ TEST(status_table)
             CHECK(0);
         }
     }
-    static const char *warned[] = {"round_robin",        "local_clientid",
-                                   "local_username",     "local_password",
-                                   "idle_timeout",       "threshold",
-                                   "bridge_alpn",        "bridge_bind_address",
-                                   "local_cleansession", "bridge_attempt_unsubscribe"};
+    static const char *warned[] = {"local_username", "local_password",      "idle_timeout",
+                                   "threshold",      "bridge_bind_address", "local_cleansession"};
     for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
         if (config_directive_status(warned[i]) != CONFIG_WARNED) {
             fprintf(stderr, "not warned: %s\n", warned[i]);
@@ -327,7 +349,8 @@ int main(void)
     RUN(defaults_are_mosquittos);
     RUN(every_directive);
     RUN(errors);
-    RUN(lazy_and_once_warn);
+    RUN(lazy_warns);
+    RUN(more_options);
     RUN(prefix_mapping);
     RUN(status_table);
     RUN(refused);

@@ -452,11 +452,11 @@ TEST(warned_directives_name_themselves)
     config_t c;
     CHECK_EQ_INT(load_text(&c, "w.conf",
                            "listener 1883\nmemory_limit 10\nconnection br\naddress x:1883\n"
-                           "round_robin true\ncheck_retain_source true\n"),
+                           "idle_timeout 5\ncheck_retain_source true\n"),
                  0);
     CHECK(strstr(warnings, "w.conf:2: warning: 'memory_limit' is not supported") != NULL);
     CHECK(strstr(warnings, "w.conf:3: warning") == NULL);
-    CHECK(strstr(warnings, "w.conf:5: warning: 'round_robin'") != NULL);
+    CHECK(strstr(warnings, "w.conf:5: warning: 'idle_timeout'") != NULL);
     CHECK(strstr(warnings, "w.conf:6: warning: 'check_retain_source'") != NULL);
     config_free(&c);
 }
@@ -502,7 +502,7 @@ TEST(directive_status_table)
     CHECK_EQ_INT(config_directive_status("maximum_qos"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("memory_limit"), CONFIG_WARNED);
     CHECK_EQ_INT(config_directive_status("bridge_cafile"), CONFIG_SUPPORTED);
-    CHECK_EQ_INT(config_directive_status("bridge_alpn"), CONFIG_WARNED);
+    CHECK_EQ_INT(config_directive_status("bridge_bind_address"), CONFIG_WARNED);
     CHECK_EQ_INT(config_directive_status("auth_plugin"), CONFIG_REFUSED);
     CHECK_EQ_INT(config_directive_status("auth_opt_anything"), CONFIG_REFUSED);
     CHECK_EQ_INT(config_directive_status("no_such_thing"), -1);
