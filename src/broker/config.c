@@ -48,6 +48,7 @@ static void config__listener_free(config_listener_t *l)
 {
     free(l->bind_address);
     free(l->mount_point);
+    free(l->http_dir);
     free(l->cafile);
     free(l->capath);
     free(l->certfile);
@@ -492,6 +493,12 @@ static int config__check_listener(config_parse_t *p, config_listener_t *l)
          l->ciphers != NULL || l->ciphers_tls13 != NULL || l->dhparamfile != NULL)) {
         return config__fail(
             p, "listener on port %u: TLS options given without certfile and keyfile", l->port);
+    }
+    if (l->http_dir != NULL && l->protocol != CONFIG_PROTOCOL_WEBSOCKETS) {
+        config__warn(p,
+                     "listener on port %u: http_dir only applies to websockets listeners; "
+                     "ignored",
+                     l->port);
     }
     if ((l->use_identity_as_username || l->use_subject_as_username) && !l->require_certificate) {
         return config__fail(p,

@@ -79,6 +79,7 @@ typedef struct config_listener {
     int max_connections; /* -1: unlimited */
     int max_qos;         /* 0..2, default 2 */
     char *mount_point;   /* NULL: none */
+    char *http_dir;      /* websockets: static files for plain HTTP GETs; NULL: none */
 
     /* TLS: the listener speaks TLS when certfile and keyfile are set. */
     char *cafile;
@@ -164,19 +165,20 @@ typedef struct config {
     config_security_t security; /* used when !per_listener_settings */
 
     /* Limits (0 = no limit where Mosquitto says so). */
-    uint32_t max_packet_size;       /* 0: none; else >= 20 */
-    uint32_t message_size_limit;    /* 0: none; payload bytes */
-    uint32_t max_inflight_messages; /* default 20; 0: none */
-    uint64_t max_inflight_bytes;    /* default 0 */
-    uint32_t max_queued_messages;   /* default 1000; 0: none */
-    uint64_t max_queued_bytes;      /* default 0 */
-    uint16_t max_keepalive;         /* default 65535 */
-    bool retain_available;          /* default true */
-    bool upgrade_outgoing_qos;      /* default false */
-    bool set_tcp_nodelay;           /* default false */
-    uint32_t sys_interval;          /* seconds, default 10; 0: no $SYS */
-    uint16_t max_topic_alias;       /* v5 aliases a client may set; default 10 */
-    bool queue_qos0_messages;       /* default false: QoS 0 is not queued offline */
+    uint32_t max_packet_size;         /* 0: none; else >= 20 */
+    uint32_t message_size_limit;      /* 0: none; payload bytes */
+    uint32_t max_inflight_messages;   /* default 20; 0: none */
+    uint64_t max_inflight_bytes;      /* default 0 */
+    uint32_t max_queued_messages;     /* default 1000; 0: none */
+    uint64_t max_queued_bytes;        /* default 0 */
+    uint16_t max_keepalive;           /* default 65535 */
+    bool retain_available;            /* default true */
+    bool upgrade_outgoing_qos;        /* default false */
+    bool set_tcp_nodelay;             /* default false */
+    uint32_t sys_interval;            /* seconds, default 10; 0: no $SYS */
+    uint32_t websockets_headers_size; /* upgrade request bytes; 0: midge's default */
+    uint16_t max_topic_alias;         /* v5 aliases a client may set; default 10 */
+    bool queue_qos0_messages;         /* default false: QoS 0 is not queued offline */
     /* Seconds a session that would never expire (3.1.1 clean session
      * false, v5 0xFFFFFFFF) or expire later is kept offline; 0: forever. */
     uint32_t persistent_client_expiration;

@@ -397,6 +397,10 @@ static const config_directive_t config__directives[] = {
     {"max_qos", dir_value, L(max_qos), CONFIG_KIND_INT, 0, 2, CONFIG_SUPPORTED},
     {"maximum_qos", dir_value, L(max_qos), CONFIG_KIND_INT, 0, 2, CONFIG_SUPPORTED},
     SPECIAL("mount_point", dir_mount_point, LISTENER),
+    {"http_dir", dir_value, L(http_dir), PATH, 0, 0, CONFIG_SUPPORTED},
+    /* Global in Mosquitto too (a libwebsockets context setting). */
+    {"websockets_headers_size", dir_value, G(websockets_headers_size), CONFIG_KIND_U32, 0, 65535,
+     CONFIG_SUPPORTED},
     /* TLS, per listener. */
     {"cafile", dir_value, L(cafile), PATH, 0, 0, CONFIG_SUPPORTED},
     {"capath", dir_value, L(capath), PATH, 0, 0, CONFIG_SUPPORTED},
@@ -476,9 +480,7 @@ static const config_directive_t config__directives[] = {
     WARNED("auth_plugin_deny_special_chars"),
     WARNED("check_retain_source"),
     WARNED("memory_limit"),
-    WARNED("http_dir"),
     WARNED("websockets_log_level"),
-    WARNED("websockets_headers_size"),
     WARNED("retry_interval"),
     WARNED("store_clean_interval"),
     /* Bridges. */

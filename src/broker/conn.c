@@ -366,11 +366,12 @@ void conn_flush(conn_t *c)
     if (c->flags & CONN_F_CLOSING)
         return;
     worker_t *w = c->worker;
-    if (w->proto.on_flush) {
-        c->flags |= CONN_F_IN_FLUSH;
+    c->flags |= CONN_F_IN_FLUSH;
+    if (w->proto.on_flush)
         w->proto.on_flush(w->proto.ctx, c);
-        c->flags &= ~CONN_F_IN_FLUSH;
-    }
+    if (c->ws)
+        ws_conn_flush(c); /* a plain HTTP response (http_dir) streams its file */
+    c->flags &= ~CONN_F_IN_FLUSH;
     if (c->flags & CONN_F_CLOSING)
         return;
     if (!write_out(c)) {

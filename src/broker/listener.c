@@ -82,6 +82,7 @@ int listener_open(listener_t *l, const listener_spec_t *spec, unsigned nworkers)
     l->spec = *spec;
     l->spec.tls = NULL;
     l->spec.user = NULL;
+    l->spec.http_dir = NULL;
     atomic_init(&l->conn_count, 0);
     atomic_init(&l->refs, 1);
     const char *shown = spec->host ? spec->host : "*";

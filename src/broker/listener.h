@@ -28,13 +28,18 @@ typedef struct {
     tls_ctx_t *tls;  /* TLS context, or NULL for plain TCP; owned by the
                       * server from server_create() (freed with it) */
     bool websockets; /* MQTT over WebSockets (RFC 6455), above TLS if any */
+    /* websockets: the directory plain HTTP GETs are served from (NULL:
+     * none; it lives as long as `user`), and the largest upgrade request
+     * in bytes (0: WS_MAX_REQUEST). */
+    const char *http_dir;
+    uint32_t ws_headers_max;
 } listener_spec_t;
 
 typedef struct listener {
     /* The spec it was opened with. Only the identity fields (host, port,
      * family, websockets) stay meaningful: a reload may give the listener
      * new settings, which each worker holds (worker_listener_settings);
-     * tls and user are cleared here so nothing uses stale ones. */
+     * tls, user and http_dir are cleared here so nothing uses stale ones. */
     listener_spec_t spec;
     char *host;      /* owned copy of spec.host (spec.host points here) */
     atomic_int refs; /* listener_new: 1; each connection and generation */

@@ -1,5 +1,6 @@
 /* From config_t (security's mosquitto.conf reader) to listener specs. */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -26,6 +27,17 @@ int server_config_from_config(server_config_t *cfg, const config_t *conf, unsign
                                 .tcp_nodelay = true,
                                 .websockets = cl->protocol == CONFIG_PROTOCOL_WEBSOCKETS,
                                 .user = (void *)cl};
+        if (spec.websockets) {
+            spec.ws_headers_max = conf->websockets_headers_size;
+            spec.http_dir = cl->http_dir;
+            struct stat st;
+            if (cl->http_dir && (stat(cl->http_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+                mlog(MLOG_ERROR, "Error: %s:%d: http_dir %s of listener %u is not a directory.",
+                     cl->file ? cl->file : "config", cl->line, cl->http_dir, cl->port);
+                server_config_release(cfg);
+                return -1;
+            }
+        }
         if (cl->certfile || cl->keyfile) {
             tls_settings_t ts = {.cafile = cl->cafile,
                                  .capath = cl->capath,

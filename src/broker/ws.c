@@ -72,11 +72,16 @@ static const char *find_crlf(const char *p, const char *end)
 
 int ws_parse_request(const char *buf, size_t len, ws_request_t *req)
 {
+    return ws_parse_request_max(buf, len, WS_MAX_REQUEST, req);
+}
+
+int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *req)
+{
     static const char get[] = "GET ";
     size_t pre = len < 4 ? len : 4;
     if (memcmp(buf, get, pre) != 0)
         return -400;
-    size_t scan = len < WS_MAX_REQUEST ? len : WS_MAX_REQUEST;
+    size_t scan = len < max ? len : max;
     size_t total = 0;
     for (size_t i = 0; i + 3 < scan; i++) {
         if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
@@ -85,7 +90,7 @@ int ws_parse_request(const char *buf, size_t len, ws_request_t *req)
         }
     }
     if (!total)
-        return len >= WS_MAX_REQUEST ? -431 : 0;
+        return len >= max ? -431 : 0;
 
     memset(req, 0, sizeof *req);
     const char *end = buf + total - 2; /* the final empty line's CRLF */

@@ -15,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The whole upgrade request must fit here (Mosquitto's libwebsockets
- * default is smaller); a longer one is refused with 431. */
+/* The whole upgrade request must fit here unless websockets_headers_size
+ * says otherwise (Mosquitto's libwebsockets default is smaller); a longer
+ * one is refused with 431. */
 #define WS_MAX_REQUEST 8192u
 
 /* Sec-WebSocket-Accept: base64 of a SHA-1, 28 characters and a NUL. */
@@ -52,6 +53,8 @@ typedef struct {
  * WS_MAX_REQUEST). Bytes that cannot begin "GET " are refused at once.
  */
 int ws_parse_request(const char *buf, size_t len, ws_request_t *req);
+/* The same with the limit max instead of WS_MAX_REQUEST. */
+int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *req);
 
 /* Sec-WebSocket-Accept for a key: base64(SHA-1(key + RFC 6455 GUID)). */
 void ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);

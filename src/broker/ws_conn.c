@@ -1,19 +1,33 @@
 #include "ws_conn.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "http_static.h"
+#include "listener.h"
 #include "log.h"
 #include "net_internal.h"
 #include "ws.h"
+
+/* A file response is read into the output queue while less than this is
+ * queued: each flush adds at most this much, so one download neither
+ * holds a file in memory nor keeps the worker from the others. */
+#define HTTP_WINDOW (64u * 1024u)
+#define HTTP_CHUNK  (16u * 1024u)
 
 typedef struct {
     bool open;          /* handshake done: output is framed */
     bool raw;           /* the layer's own write: no framing */
     bool close_sent;    /* a close frame is queued */
     bool reply_pending; /* ... in answer to the peer's */
-    char *req;          /* the upgrade request so far (WS_MAX_REQUEST bytes) */
-    size_t req_len;
+    bool http;          /* a plain HTTP request was answered: no WebSocket */
+    bool http_dir;      /* the listener serves files: other requests may come */
+    char *req;          /* the upgrade request so far (req_max bytes) */
+    size_t req_len, req_max;
+    int file_fd;        /* the file being sent, or -1 */
+    uint64_t file_left; /* its bytes still to queue */
     ws_decoder_t dec;
     ws_feed_fn feed;
     conn_t *conn;
@@ -25,6 +39,7 @@ int ws_conn_start(conn_t *c)
     if (!s)
         return -1;
     s->conn = c;
+    s->file_fd = -1;
     c->ws = s;
     return 0;
 }
@@ -96,29 +111,95 @@ static bool has_blank_line(const char *p, size_t from, size_t to)
     return false;
 }
 
-/* Collects the upgrade request; returns how many of the len bytes it
- * took, or len + 1 when the connection is refused. */
+static void serve_http(conn_t *c, ws_state_t *s, const http_request_t *hr)
+{
+    s->http = true;
+    char rel[HTTP_PATH_MAX];
+    int status = hr->method == HTTP_OTHER
+                     ? 405
+                     : http_path_sanitize(hr->target, hr->target_len, rel, sizeof rel);
+    /* The directory as configured now: a reload may have changed it since
+     * the connection was accepted. */
+    const listener_spec_t *spec = worker_listener_settings(c->worker, c->listener);
+    if (!status && !(spec && spec->http_dir))
+        status = 404;
+    uint64_t size = 0;
+    const char *type = NULL;
+    int fd = -1;
+    if (!status) {
+        fd = http_open(spec->http_dir, rel, &size, &type);
+        if (fd < 0)
+            status = -fd;
+    }
+    if (mlog_enabled(MLOG_WEBSOCKETS)) {
+        int tl = hr->target_len > 200 ? 200 : (int)hr->target_len;
+        mlog(MLOG_WEBSOCKETS, "Client %s:%u: HTTP %s %.*s: %d.", c->peer_host, c->peer_port,
+             hr->method == HTTP_GET    ? "GET"
+             : hr->method == HTTP_HEAD ? "HEAD"
+                                       : "request",
+             tl, hr->target, status ? status : 200);
+    }
+    char head[512];
+    if (status) {
+        write_raw(c, head, http_error_response(status, head, sizeof head));
+    } else {
+        write_raw(c, head, http_ok_head(type, size, head, sizeof head));
+        if (hr->method == HTTP_GET && size > 0) {
+            s->file_fd = fd;
+            s->file_left = size;
+            fd = -1;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    /* ws_conn_flush sends the file and closes once all is written. */
+    conn_want_flush(c);
+}
+
+/* Collects the upgrade request (or, with http_dir, any request); returns
+ * how many of the len bytes it took, or len + 1 when the request was
+ * refused or answered over plain HTTP. */
 static size_t handshake(conn_t *c, ws_state_t *s, const uint8_t *buf, size_t len)
 {
     if (!s->req) {
-        s->req = malloc(WS_MAX_REQUEST);
+        const listener_spec_t *spec = worker_listener_settings(c->worker, c->listener);
+        s->req_max = spec && spec->ws_headers_max ? spec->ws_headers_max : WS_MAX_REQUEST;
+        s->http_dir = spec && spec->http_dir;
+        s->req = malloc(s->req_max);
         if (!s->req) {
             conn_close(c, CONN_CLOSE_NOMEM);
             return len + 1;
         }
     }
     size_t old = s->req_len;
-    size_t take = WS_MAX_REQUEST - old < len ? WS_MAX_REQUEST - old : len;
+    size_t take = s->req_max - old < len ? s->req_max - old : len;
     memcpy(s->req + old, buf, take);
     s->req_len += take;
     /* Parse only when the request may be complete (or must be refused):
      * a client trickling bytes costs a scan of the new ones only. */
-    bool prefix_ok = memcmp(s->req, "GET ", s->req_len < 4 ? s->req_len : 4) == 0;
-    if (prefix_ok && s->req_len < WS_MAX_REQUEST &&
+    bool prefix_ok = s->http_dir ? http_plausible_start(s->req, s->req_len)
+                                 : memcmp(s->req, "GET ", s->req_len < 4 ? s->req_len : 4) == 0;
+    if (prefix_ok && s->req_len < s->req_max &&
         !has_blank_line(s->req, old > 3 ? old - 3 : 0, s->req_len))
         return take;
+    if (s->http_dir) {
+        http_request_t hr;
+        int hrc = http_parse_request(s->req, s->req_len, s->req_max, &hr);
+        if (hrc < 0) {
+            refuse(c, -hrc);
+            return len + 1;
+        }
+        if (hrc == 0)
+            return take;
+        if (!hr.upgrade) {
+            serve_http(c, s, &hr);
+            free(s->req);
+            s->req = NULL;
+            return len + 1;
+        }
+    }
     ws_request_t req;
-    int rc = ws_parse_request(s->req, s->req_len, &req);
+    int rc = ws_parse_request_max(s->req, s->req_len, s->req_max, &req);
     if (rc == 0)
         return take;
     if (rc < 0) {
@@ -138,6 +219,8 @@ void ws_conn_input(conn_t *c, uint8_t *buf, size_t len, ws_feed_fn feed)
 {
     ws_state_t *s = c->ws;
     s->feed = feed;
+    if (s->http)
+        return; /* after an HTTP response nothing more is read: it closes */
     if (!s->open) {
         size_t used = handshake(c, s, buf, len);
         if (used > len || !s->open)
@@ -177,6 +260,41 @@ bool ws_conn_reply_pending(const conn_t *c)
     return s && s->reply_pending;
 }
 
+void ws_conn_flush(conn_t *c)
+{
+    ws_state_t *s = c->ws;
+    if (!s || !s->http || conn_is_closing(c))
+        return;
+    uint8_t chunk[HTTP_CHUNK];
+    while (s->file_left && conn_out_bytes(c) < HTTP_WINDOW) {
+        size_t want = s->file_left < sizeof chunk ? (size_t)s->file_left : sizeof chunk;
+        ssize_t r = read(s->file_fd, chunk, want);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            /* The file shrank or failed under us: the promised length
+             * cannot be sent, and closing early tells the client so. */
+            mlog(MLOG_NOTICE, "Client %s:%u: HTTP file read failed, disconnecting.", c->peer_host,
+                 c->peer_port);
+            conn_close(c, CONN_CLOSE_IO_ERROR);
+            return;
+        }
+        write_raw(c, chunk, (size_t)r);
+        s->file_left -= (uint64_t)r;
+        if (conn_is_closing(c))
+            return;
+    }
+    if (!s->file_left && s->file_fd >= 0) {
+        close(s->file_fd);
+        s->file_fd = -1;
+    }
+    /* Connection: close, but only once every byte has left the queue. */
+    if (!s->file_left && conn_out_bytes(c) == 0)
+        conn_close(c, CONN_CLOSE_BY_PROTO);
+    else
+        conn_want_flush(c);
+}
+
 void ws_conn_end(conn_t *c, bool usable)
 {
     ws_state_t *s = c->ws;
@@ -188,6 +306,8 @@ void ws_conn_end(conn_t *c, bool usable)
                                                                    : WS_CLOSE_NORMAL;
         send_close(c, status);
     }
+    if (s->file_fd >= 0)
+        close(s->file_fd);
     free(s->req);
     free(s);
     c->ws = NULL;

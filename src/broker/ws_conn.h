@@ -29,6 +29,11 @@ void ws_conn_input(conn_t *c, uint8_t *buf, size_t len, ws_feed_fn feed);
  * before the handshake completes and for the layer's own writes. */
 size_t ws_conn_frame_header(const conn_t *c, size_t len, uint8_t out[10]);
 
+/* Called by conn_flush before it writes: a plain HTTP response (http_dir)
+ * streams its file into the output queue here, a bounded window at a
+ * time, and closes the connection once everything was written. */
+void ws_conn_flush(conn_t *c);
+
 /* Whether the peer sent a close frame whose reply is queued: the socket
  * can still carry it although the peer ended the session. */
 bool ws_conn_reply_pending(const conn_t *c);
