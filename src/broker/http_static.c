@@ -124,8 +124,8 @@ int http_path_sanitize(const char *target, size_t len, char *out, size_t cap)
         return 400;
     if (len == 0 || target[0] != '/')
         return 400;
-    size_t o = 0;     /* bytes written to out */
-    size_t seg = 0;   /* where the current segment starts in out */
+    size_t o = 0;   /* bytes written to out */
+    size_t seg = 0; /* where the current segment starts in out */
     for (size_t i = 0; i <= len; i++) {
         char ch;
         bool sep;
@@ -243,7 +243,8 @@ int http_open(const char *dir, const char *rel, uint64_t *size, const char **typ
         bool last = *p == '\0';
         if (!last)
             p++;
-        int fd = openat(dfd, comp, last ? OPEN_FILE : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd =
+            openat(dfd, comp, last ? OPEN_FILE : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
         close(dfd);
         if (fd < 0)

@@ -10,6 +10,7 @@ import base64
 import http.client
 import os
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -554,5 +555,32 @@ def test_websockets_headers_size_default_and_431_midge(workdir):
             "HTTP/1.1 101")
         assert upgrade_status(ws_port, b"Cookie: " + b"a" * 21000 + b"\r\n").startswith(
             "HTTP/1.1 431")
+    finally:
+        b.check_clean(b.stop())
+
+
+def test_http_dir_over_tls_midge(workdir, tls_files):
+    """A websockets listener with TLS serves http_dir over HTTPS, from the
+    same TLS path as wss:// (Debian's Mosquitto 2.0.11 cannot open a
+    websockets listener with certfile/keyfile)."""
+    os.chmod(workdir, 0o755)
+    www = make_site(workdir)
+    port = free_port()
+    b = start_configured("midge", workdir, "listener %d 127.0.0.1\nprotocol websockets\n"
+                         "http_dir %s\n%s" % (port, www, tls_lines(tls_files)))
+    try:
+        wait_for_port(port)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=ctx)
+        try:
+            c.request("GET", "/big.bin")
+            r = c.getresponse()
+            body = r.read()
+        finally:
+            c.close()
+        with open(os.path.join(www, "big.bin"), "rb") as f:
+            assert r.status == 200 and body == f.read()
     finally:
         b.check_clean(b.stop())

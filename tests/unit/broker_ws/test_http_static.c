@@ -61,10 +61,10 @@ TEST(path_percent_decoding)
 TEST(path_traversal_refused)
 {
     char out[HTTP_PATH_MAX];
-    const char *bad[] = {"/..",          "/../",          "/../etc/passwd", "/a/../b",
-                         "/a/b/../../c", "/%2e%2e",       "/%2E%2e/x",      "/.%2e/x",
-                         "/%2e./x",      "/..%2fetc",     "/a%2f..%2fb",    "/a/%2e%2e%2f%2e%2e/x",
-                         "//../x",       "/./../x",       "/a/..?x",        "/a/..#x"};
+    const char *bad[] = {"/..",          "/../",      "/../etc/passwd", "/a/../b",
+                         "/a/b/../../c", "/%2e%2e",   "/%2E%2e/x",      "/.%2e/x",
+                         "/%2e./x",      "/..%2fetc", "/a%2f..%2fb",    "/a/%2e%2e%2f%2e%2e/x",
+                         "//../x",       "/./../x",   "/a/..?x",        "/a/..#x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(sanitize(bad[i], out), 403);
 }
@@ -72,10 +72,9 @@ TEST(path_traversal_refused)
 TEST(path_malformed_refused)
 {
     char out[HTTP_PATH_MAX];
-    const char *bad[] = {"",         "a.html",   "*",          "http://host/a", "\\a",
-                         "/%00",     "/a%00.js", "/a%0a",      "/a%0d%0a",      "/%7f",
-                         "/%zz",     "/%2",      "/%",         "/a%g0",         "/a\tb",
-                         "/a\x01"};
+    const char *bad[] = {"",         "a.html", "*",        "http://host/a", "\\a",  "/%00",
+                         "/a%00.js", "/a%0a",  "/a%0d%0a", "/%7f",          "/%zz", "/%2",
+                         "/%",       "/a%g0",  "/a\tb",    "/a\x01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(sanitize(bad[i], out), 400);
     /* NUL in the middle of the raw bytes (length given). */
@@ -144,13 +143,17 @@ TEST(request_incomplete_and_refused)
     CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: h\r\n", &r), 0);
     CHECK_EQ_INT(parse("GE", &r), 0);
     CHECK_EQ_INT(parse("", &r), 0);
-    const char *bad[] = {"get / HTTP/1.1\r\n\r\n",  "GET/ HTTP/1.1\r\n\r\n",
-                         "GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/2.0\r\n\r\n",
-                         "GET / HTTP/1.1x\r\n\r\n", "GET /\x01 HTTP/1.1\r\n\r\n",
+    const char *bad[] = {"get / HTTP/1.1\r\n\r\n",
+                         "GET/ HTTP/1.1\r\n\r\n",
+                         "GET  / HTTP/1.1\r\n\r\n",
+                         "GET / HTTP/2.0\r\n\r\n",
+                         "GET / HTTP/1.1x\r\n\r\n",
+                         "GET /\x01 HTTP/1.1\r\n\r\n",
                          "GET / HTTP/1.1\r\nNo colon\r\n\r\n",
                          "GET / HTTP/1.1\r\n: v\r\n\r\n",
                          "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
-                         "\x16\x03\x01", "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n"};
+                         "\x16\x03\x01",
+                         "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(parse(bad[i], &r), -400);
     char big[300];
