@@ -75,13 +75,14 @@ static int64_t now_ms(void)
 /* ---- local side ---- */
 
 static void publish_local(bridge_t *br, const char *topic, const void *payload, size_t len,
-                          uint8_t qos, bool retain)
+                          uint8_t qos, bool retain, const mqtt_props_t *props)
 {
     msg_init_t in = {
         .topic = {(const uint8_t *)topic, strlen(topic)},
         .payload = {(const uint8_t *)payload, len},
         .qos = qos,
         .retain = retain,
+        .props = props,
         .origin = {(const uint8_t *)br->s->client_id, br->s->id_len},
         .now_ms = msg_now_ms(),
     };
@@ -101,7 +102,7 @@ static void notify(bridge_t *br, bool up)
     if (!br->cfg->notifications)
         return;
     const char *v = up ? "1" : "0";
-    publish_local(br, br->cfg->notification_topic, v, 1, 1, true);
+    publish_local(br, br->cfg->notification_topic, v, 1, 1, true, NULL);
     if (!br->cfg->notifications_local_only && midge_is_connected(br->mc))
         midge_publish(br->mc, NULL, br->cfg->notification_topic, v, 1, 1, true, NULL);
 }
@@ -162,6 +163,62 @@ static size_t packet_size(size_t topic_len, size_t payload_len, int qos, int ver
     return 1 + vb + rem;
 }
 
+static bool add_str(midge_props_t *p, int id, mqtt_bytes_t v)
+{
+    char *s = strndup((const char *)v.data, v.len);
+    bool ok = s && midge_props_add_string(p, id, s) == MIDGE_OK;
+    free(s);
+    return ok;
+}
+
+/* The message's MQTT 5 properties for the remote (user properties,
+ * content type, response topic, correlation data, payload format and the
+ * remaining expiry), as Mosquitto forwards them. NULL: none (or out of
+ * memory: the message still goes, without them). */
+static midge_props_t *props_out(const msg_t *m)
+{
+    mqtt_props_t mp;
+    msg_props(m, msg_now_ms(), &mp);
+    if (!mp.present && !mp.user_count)
+        return NULL;
+    midge_props_t *p = midge_props_new();
+    if (!p)
+        return NULL;
+    bool ok = true;
+    if (MQTT_PROP_HAS(&mp, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR))
+        ok = ok && midge_props_add_int(p, MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR,
+                                       mp.payload_format_indicator) == MIDGE_OK;
+    if (MQTT_PROP_HAS(&mp, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL))
+        ok = ok && midge_props_add_int(p, MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                       mp.message_expiry_interval) == MIDGE_OK;
+    if (MQTT_PROP_HAS(&mp, MQTT_PROP_CONTENT_TYPE))
+        ok = ok && add_str(p, MIDGE_PROP_CONTENT_TYPE, mp.content_type);
+    if (MQTT_PROP_HAS(&mp, MQTT_PROP_RESPONSE_TOPIC))
+        ok = ok && add_str(p, MIDGE_PROP_RESPONSE_TOPIC, mp.response_topic);
+    if (MQTT_PROP_HAS(&mp, MQTT_PROP_CORRELATION_DATA))
+        ok = ok && midge_props_add_binary(p, MIDGE_PROP_CORRELATION_DATA, mp.correlation_data.data,
+                                          mp.correlation_data.len) == MIDGE_OK;
+    if (mp.user_count > 0) {
+        mqtt_reader_t it;
+        mqtt_prop_t prop;
+        mqtt_props_iter_init(&it, &mp);
+        while (ok && mqtt_props_next(&it, &prop)) {
+            if (prop.id != MQTT_PROP_USER_PROPERTY)
+                continue;
+            char *k = strndup((const char *)prop.str.data, prop.str.len);
+            char *v = strndup((const char *)prop.str2.data, prop.str2.len);
+            ok = k && v && midge_props_add_user(p, k, v) == MIDGE_OK;
+            free(k);
+            free(v);
+        }
+    }
+    if (!ok) {
+        midge_props_free(p);
+        return NULL;
+    }
+    return p;
+}
+
 /* One message to the remote: false when libmidge's queue is full (keep it
  * and try again later); true when sent, queued or dropped for good. */
 static bool forward(bridge_t *br, const fwd_t *f)
@@ -179,7 +236,9 @@ static bool forward(bridge_t *br, const fwd_t *f)
             br->cfg->max_packet_size) {
         e = MIDGE_ERR_PACKET_TOO_LARGE;
     } else {
-        e = midge_publish(br->mc, NULL, topic, m->payload, m->payload_len, f->qos, retain, NULL);
+        midge_props_t *props = br->cfg->protocol_version == 5 ? props_out(m) : NULL;
+        e = midge_publish(br->mc, NULL, topic, m->payload, m->payload_len, f->qos, retain, props);
+        midge_props_free(props);
     }
     if (e != MIDGE_OK && e != MIDGE_ERR_QUEUE_FULL) {
         mlog(MLOG_DEBUG, "Bridge %s: not forwarding %s: %s.", br->cfg->name, topic,
@@ -329,8 +388,54 @@ static void on_message(midge_client_t *c, void *ud, const midge_message_t *msg)
     char *topic = config_bridge_map(br->cfg, false, msg->topic, msg->topic_len, NULL);
     if (!topic)
         return; /* not under an incoming topic: Mosquitto drops it too */
+    mqtt_props_t mp;
+    memset(&mp, 0, sizeof(mp));
+    mqtt_user_prop_t *users = NULL;
+    size_t n = midge_props_count(msg->props);
+    if (n > 0)
+        users = calloc(n, sizeof(*users));
+    for (size_t i = 0; i < n && users; i++) {
+        midge_prop_t pr;
+        if (!midge_props_get(msg->props, i, &pr))
+            break;
+        mqtt_bytes_t v = {(const uint8_t *)pr.data, pr.len};
+        switch (pr.id) {
+        case MIDGE_PROP_PAYLOAD_FORMAT_INDICATOR:
+            MQTT_PROP_SET(&mp, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR);
+            mp.payload_format_indicator = (uint8_t)pr.num;
+            break;
+        case MIDGE_PROP_MESSAGE_EXPIRY_INTERVAL:
+            MQTT_PROP_SET(&mp, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
+            mp.message_expiry_interval = pr.num;
+            break;
+        case MIDGE_PROP_CONTENT_TYPE:
+            MQTT_PROP_SET(&mp, MQTT_PROP_CONTENT_TYPE);
+            mp.content_type = v;
+            break;
+        case MIDGE_PROP_RESPONSE_TOPIC:
+            MQTT_PROP_SET(&mp, MQTT_PROP_RESPONSE_TOPIC);
+            mp.response_topic = v;
+            break;
+        case MIDGE_PROP_CORRELATION_DATA:
+            MQTT_PROP_SET(&mp, MQTT_PROP_CORRELATION_DATA);
+            mp.correlation_data = v;
+            break;
+        case MIDGE_PROP_USER_PROPERTY:
+            users[mp.user_count].key = v;
+            users[mp.user_count].value = (mqtt_bytes_t){(const uint8_t *)pr.value, pr.value_len};
+            mp.user_count++;
+            break;
+        default: /* topic alias, subscription identifiers: this hop's only */
+            break;
+        }
+    }
+    if (mp.user_count)
+        MQTT_PROP_SET(&mp, MQTT_PROP_USER_PROPERTY);
+    mp.user = users;
     if (mqtt_topic_name_valid((mqtt_bytes_t){(const uint8_t *)topic, strlen(topic)}))
-        publish_local(br, topic, msg->payload, msg->payload_len, (uint8_t)msg->qos, msg->retain);
+        publish_local(br, topic, msg->payload, msg->payload_len, (uint8_t)msg->qos, msg->retain,
+                      &mp);
+    free(users);
     free(topic);
 }
 
@@ -445,7 +550,7 @@ static void *bridge_main(void *arg)
     bridge_t *br = arg;
     /* Mosquitto says "not connected" before the first attempt. */
     if (br->cfg->notifications)
-        publish_local(br, br->cfg->notification_topic, "0", 1, 1, true);
+        publish_local(br, br->cfg->notification_topic, "0", 1, 1, true, NULL);
     try_connect(br, true);
     bool backlog = false;
     while (!atomic_load_explicit(&br->stop, memory_order_acquire)) {

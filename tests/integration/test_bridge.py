@@ -18,7 +18,9 @@ import time
 import pytest
 
 from conftest import free_port, start_midge, start_mosquitto
-from peers import V5, V311, Paho
+from paho.mqtt.packettypes import PacketTypes
+
+from peers import V5, V311, Paho, props
 
 REMOTES = ["mosquitto", "midge"]
 STATE = "bridge/state"
@@ -328,6 +330,35 @@ def test_default_notification_topic_and_sighup(workdir):
     finally:
         stop_checked(local)
         remote.stop()
+
+
+@pytest.mark.parametrize("kind", REMOTES)
+def test_v5_properties_cross(brokers, kind):
+    """An MQTT 5 bridge carries user properties, content type, response
+    topic, correlation data, payload format and the remaining expiry, both
+    ways; a 3.1.1 bridge cannot."""
+    remote, local = brokers(kind, "topic p/# both 1\nbridge_protocol_version mqttv50\n")
+    rsub = Paho(remote, version=V5)
+    rsub.subscribe("p/#", 1)
+    lsub = Paho(local, version=V5)
+    lsub.subscribe("p/#", 1)
+    rpub = Paho(remote, version=V5)
+    settle_both(lsub, rsub, rpub, "p/probe")
+    pp = props(PacketTypes.PUBLISH, UserProperty=[("unit", "C"), ("unit", "K")],
+               ContentType="text/plain", ResponseTopic="p/reply", CorrelationData=b"\x00\x01",
+               PayloadFormatIndicator=1, MessageExpiryInterval=600)
+    for pub, sub, topic in ((Paho(local, version=V5), rsub, "p/out"), (rpub, lsub, "p/in")):
+        pub.publish(topic, b"21", qos=1, properties=pp)
+        m = sub.get()
+        while m.topic != topic:  # the local subscriber saw p/out as well
+            m = sub.get()
+        got = m.properties
+        assert got.UserProperty == [("unit", "C"), ("unit", "K")]
+        assert got.ContentType == "text/plain"
+        assert got.ResponseTopic == "p/reply"
+        assert got.CorrelationData == b"\x00\x01"
+        assert got.PayloadFormatIndicator == 1
+        assert 590 <= got.MessageExpiryInterval <= 600
 
 
 def stop_all(*brokers):
