@@ -182,6 +182,8 @@ typedef struct config {
     /* Seconds a session that would never expire (3.1.1 clean session
      * false, v5 0xFFFFFFFF) or expire later is kept offline; 0: forever. */
     uint32_t persistent_client_expiration;
+    bool check_retain_source; /* default false */
+    uint64_t memory_limit;    /* bytes of messages (memuse.h); 0: none */
 
     /* Persistence. */
     bool persistence;           /* default false */

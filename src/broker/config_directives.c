@@ -437,6 +437,8 @@ static const config_directive_t config__directives[] = {
     {"max_keepalive", dir_value, G(max_keepalive), CONFIG_KIND_U16, 0, 65535, CONFIG_SUPPORTED},
     {"retain_available", dir_value, G(retain_available), B, 0, 0, CONFIG_SUPPORTED},
     {"upgrade_outgoing_qos", dir_value, G(upgrade_outgoing_qos), B, 0, 0, CONFIG_SUPPORTED},
+    {"check_retain_source", dir_value, G(check_retain_source), B, 0, 0, CONFIG_SUPPORTED},
+    {"memory_limit", dir_value, G(memory_limit), CONFIG_KIND_U64, 0, INT64_MAX, CONFIG_SUPPORTED},
     {"set_tcp_nodelay", dir_value, G(set_tcp_nodelay), B, 0, 0, CONFIG_SUPPORTED},
     {"sys_interval", dir_value, G(sys_interval), CONFIG_KIND_U32, 0, 65535, CONFIG_SUPPORTED},
     {"max_topic_alias", dir_value, G(max_topic_alias), CONFIG_KIND_U16, 0, 65535, CONFIG_SUPPORTED},
@@ -478,8 +480,6 @@ static const config_directive_t config__directives[] = {
     /* Recognised, not supported yet: ignored with a warning. */
     WARNED("allow_duplicate_messages"),
     WARNED("auth_plugin_deny_special_chars"),
-    WARNED("check_retain_source"),
-    WARNED("memory_limit"),
     WARNED("websockets_log_level"),
     WARNED("retry_interval"),
     WARNED("store_clean_interval"),

@@ -361,8 +361,13 @@ static void connect_rest(client_t *c, const mqtt_connect_t *cn, const char *id, 
             .retain = cn->will_retain,
             .props = v5 ? &cn->will_props : NULL,
             .origin = {(const uint8_t *)id, id_len},
+            /* Mosquitto checks a retained will against its client too. */
+            .from_client = true,
+            .source_user = {(const uint8_t *)c->username, c->username ? strlen(c->username) : 0},
             .now_ms = msg_now_ms(),
         };
+        const config_listener_t *wl = cn->will_retain ? sechook_listener(c) : NULL;
+        wi.source_port = wl != NULL ? wl->port : 0;
         c->will = msg_new(&wi);
         if (!c->will) {
             refuse(c, MQTT_RC_UNSPECIFIED_ERROR, MQTT_CONNACK_REFUSED_SERVER_UNAVAILABLE,

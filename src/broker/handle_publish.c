@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/memuse.h"
 #include "broker/mount.h"
 #include "broker/proto.h"
 #include "broker/security_hooks.h"
@@ -72,6 +73,18 @@ static void publish_routed(client_t *c, mqtt_publish_t *p);
 void handle_publish(client_t *c, const mqtt_fixed_header_t *fh, const uint8_t *body)
 {
     broker_t *b = c->b;
+    /* memory_limit: Mosquitto cannot allocate the packet of a PUBLISH that
+     * does not fit and disconnects its client whatever the QoS, without an
+     * answer; we do the same before anything is copied (a v5 client is
+     * told why: DISCONNECT 0x97). The message needs about the packet plus
+     * its header; anything smaller still fits. */
+    if (memuse_would_exceed(sizeof(msg_t) + fh->remaining)) {
+        mlog(MLOG_NOTICE, "Client %s disconnected due to out of memory.",
+             c->session ? c->session->client_id : "<unknown>");
+        atomic_fetch_add_explicit(&b->stats.msgs_dropped, 1, memory_order_relaxed);
+        proto_disconnect(c, MQTT_RC_QUOTA_EXCEEDED);
+        return;
+    }
     mqtt_packet_t pkt;
     mqtt_err_t err = mqtt_decode_body(fh, body, c->version, &pkt);
     if (err != MQTT_OK) {
@@ -186,8 +199,15 @@ static void publish_routed(client_t *c, mqtt_publish_t *p)
         .retain = p->retain,
         .props = c->version == MQTT_V5 ? &p->props : NULL,
         .origin = {(const uint8_t *)s->client_id, s->id_len},
+        .from_client = true,
+        .source_user = {(const uint8_t *)c->username, c->username ? strlen(c->username) : 0},
         .now_ms = msg_now_ms(),
     };
+    if (p->retain) {
+        /* Only a retained message is ever checked against its source. */
+        const config_listener_t *l = sechook_listener(c);
+        in.source_port = l != NULL ? l->port : 0;
+    }
     msg_t *m = msg_new(&in);
     if (!m) {
         proto_fail(c, MQTT_RC_UNSPECIFIED_ERROR, "out of memory");

@@ -21,6 +21,8 @@ static void send_retained(client_t *c, mqtt_bytes_t filter, uint8_t granted, uin
         return;
     for (size_t i = 0; i < wc->retained.n; i++) {
         msg_t *m = wc->retained.v[i];
+        if (!sechook_retain_source_allowed(c, m))
+            continue;
         uint8_t qos = deliver_qos(c->b, m->qos, granted);
         deliver_to_session(c->b, c->session, m, qos, true, sub_id ? &sub_id : NULL, sub_id ? 1 : 0);
     }

@@ -1,5 +1,7 @@
 #include "broker/message.h"
 
+#include "broker/memuse.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,18 +54,23 @@ static bool user_iter_next(user_iter_t *u, mqtt_bytes_t *k, mqtt_bytes_t *v)
     return false;
 }
 
-/* The one allocation: header, topic + NUL, origin + NUL, property block,
- * payload. Copies all but the block, which the caller writes. */
-static msg_t *msg_alloc(mqtt_bytes_t topic, mqtt_bytes_t origin, mqtt_bytes_t payload,
-                        size_t props_len, uint8_t qos, bool retain)
+/* The one allocation: header, topic + NUL, origin + NUL, source username
+ * + NUL (if any), property block, payload. Copies all but the block, which
+ * the caller writes. */
+static msg_t *msg_alloc(mqtt_bytes_t topic, mqtt_bytes_t origin, mqtt_bytes_t user,
+                        mqtt_bytes_t payload, size_t props_len, uint8_t qos, bool retain)
 {
-    if (topic.len == 0 || topic.len > 65535 || origin.len > 65535 ||
+    if (topic.len == 0 || topic.len > 65535 || origin.len > 65535 || user.len > 65535 ||
         payload.len > MQTT_VARINT_MAX || props_len > MQTT_VARINT_MAX || qos > 2)
         return NULL;
-    msg_t *m = malloc(sizeof(msg_t) + topic.len + 1 + origin.len + 1 + props_len + payload.len);
+    size_t user_size = user.data != NULL ? user.len + 1 : 0;
+    size_t size =
+        sizeof(msg_t) + topic.len + 1 + origin.len + 1 + user_size + props_len + payload.len;
+    msg_t *m = malloc(size);
     if (m == NULL)
         return NULL;
     memset(m, 0, sizeof *m);
+    m->alloc_size = size;
     atomic_init(&m->refs, 1);
     atomic_init(&m->store_id, 0);
     m->qos = qos;
@@ -83,6 +90,13 @@ static msg_t *msg_alloc(mqtt_bytes_t topic, mqtt_bytes_t origin, mqtt_bytes_t pa
         memcpy(p, origin.data, origin.len);
     p += origin.len;
     *p++ = 0;
+    if (user.data != NULL) {
+        m->source_user = (const char *)p;
+        m->source_user_len = (uint16_t)user.len;
+        memcpy(p, user.data, user.len);
+        p += user.len;
+        *p++ = 0;
+    }
     m->props_block = p;
     m->payload = p + props_len;
     if (payload.len > 0)
@@ -190,9 +204,12 @@ msg_t *msg_new(const msg_init_t *in)
             props_len += 5 + k.len + v.len;
         }
     }
-    msg_t *m = msg_alloc(in->topic, in->origin, in->payload, props_len, in->qos, in->retain);
+    mqtt_bytes_t user = in->from_client ? in->source_user : (mqtt_bytes_t){NULL, 0};
+    msg_t *m = msg_alloc(in->topic, in->origin, user, in->payload, props_len, in->qos, in->retain);
     if (m == NULL)
         return NULL;
+    m->from_client = in->from_client;
+    m->source_port = in->from_client ? in->source_port : 0;
     if (pp != NULL) {
         uint8_t *p = (uint8_t *)m->props_block;
         if (MQTT_PROP_HAS(pp, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR)) {
@@ -220,6 +237,7 @@ msg_t *msg_new(const msg_init_t *in)
         free(m);
         return NULL;
     }
+    memuse_add(m->alloc_size);
     return m;
 }
 
@@ -235,10 +253,21 @@ void msg_store_view(const msg_t *m, int64_t now_ms, int64_t wall_ms, store_msg_t
     out->qos = m->qos;
     out->retain = m->retain;
     out->expiry_at = 0;
+    out->from_client = m->from_client;
+    out->source_id.data = (const uint8_t *)m->origin;
+    out->source_id.len = m->origin_len;
+    out->source_user.data = (const uint8_t *)m->source_user;
+    out->source_user.len = m->source_user_len;
+    out->source_port = m->source_port;
     if (msg_has_expiry(m)) {
         int64_t at = wall_ms + (m->expiry_at - now_ms);
         out->expiry_at = at > 0 ? (uint64_t)at : 1; /* 0 would mean "never" */
     }
+}
+
+static bool has_nul(mqtt_bytes_t b)
+{
+    return b.len > 0 && memchr(b.data, 0, b.len) != NULL;
 }
 
 msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms)
@@ -246,9 +275,16 @@ msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms)
     mqtt_bytes_t none = {NULL, 0};
     if (!mqtt_topic_name_valid(sm->topic))
         return NULL;
-    msg_t *m = msg_alloc(sm->topic, none, sm->payload, sm->props.len, sm->qos, sm->retain);
+    /* The source comes from disk: a client id or username with a NUL
+     * inside would name someone else in an ACL check, so such a record
+     * keeps no source (and is then never checked, as a broker message). */
+    bool source = sm->from_client && !has_nul(sm->source_id) && !has_nul(sm->source_user);
+    msg_t *m = msg_alloc(sm->topic, source ? sm->source_id : none, source ? sm->source_user : none,
+                         sm->payload, sm->props.len, sm->qos, sm->retain);
     if (m == NULL)
         return NULL;
+    m->from_client = source;
+    m->source_port = source ? sm->source_port : 0;
     if (sm->props.len > 0)
         memcpy((uint8_t *)m->props_block, sm->props.data, sm->props.len);
     if (!scan_block(m)) {
@@ -261,6 +297,7 @@ msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms)
         m->expiry_at = now_ms + left;
     }
     atomic_store_explicit(&m->store_id, sm->id, memory_order_relaxed);
+    memuse_add(m->alloc_size);
     return m;
 }
 
@@ -273,8 +310,10 @@ msg_t *msg_ref(msg_t *m)
 
 void msg_unref(msg_t *m)
 {
-    if (m != NULL && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+    if (m != NULL && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        memuse_sub(m->alloc_size);
         free(m);
+    }
 }
 
 uint32_t msg_expiry_remaining(const msg_t *m, int64_t now_ms)

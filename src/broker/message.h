@@ -46,6 +46,14 @@ typedef struct msg {
     _Atomic uint64_t store_id;
     const char *topic;  /* NUL-terminated; topic_len bytes without the NUL */
     const char *origin; /* publishing client id, NUL-terminated, "" if none */
+    /* The publisher as check_retain_source sees it: set for a PUBLISH or a
+     * will from a client ($SYS and log lines are the broker's, never
+     * checked). */
+    bool from_client;
+    uint16_t source_port;     /* port of the publisher's listener */
+    uint16_t source_user_len; /* 0 when source_user is NULL */
+    const char *source_user;  /* NUL-terminated username, NULL if anonymous */
+    size_t alloc_size;        /* bytes of the one allocation (memuse.h) */
     const uint8_t *payload;
     /* The forwarded v5 properties in wire format (without the length
      * prefix): payload format indicator, content type, response topic,
@@ -72,14 +80,20 @@ typedef struct {
      * Topic alias and subscription identifiers are dropped. */
     const mqtt_props_t *props;
     mqtt_bytes_t origin; /* publishing client id, may be empty */
-    int64_t now_ms;      /* msg clock now: start of the expiry interval */
+    /* For a PUBLISH or will of a client: from_client set, the client's username
+     * (data NULL if anonymous) and its listener's port. */
+    bool from_client;
+    mqtt_bytes_t source_user;
+    uint16_t source_port;
+    int64_t now_ms; /* msg clock now: start of the expiry interval */
 } msg_init_t;
 
 /* Milliseconds on CLOCK_MONOTONIC: the clock for now_ms everywhere. */
 int64_t msg_now_ms(void);
 
 /* A new message with one reference, or NULL if out of memory or a field
- * is longer than MQTT allows (topic/strings > 65535, payload > 256 MB). */
+ * is longer than MQTT allows (topic/strings > 65535, payload > 256 MB).
+ * Its bytes are counted in memuse.h until the last msg_unref. */
 msg_t *msg_new(const msg_init_t *in);
 
 /* Takes a reference and returns m (NULL-safe). */
@@ -120,7 +134,8 @@ void msg_props(const msg_t *m, int64_t now_ms, mqtt_props_t *out);
 void msg_store_view(const msg_t *m, int64_t now_ms, int64_t wall_ms, store_msg_t *out);
 
 /* A message rebuilt from a stored record (store_load), with one reference
- * and store_id = sm->id; the origin client id is not stored, so it is "".
+ * and store_id = sm->id; the origin client id and the source fields come
+ * from the record (a record without a source gives origin "").
  * NULL if out of memory or the record is malformed (topic name and
  * property block are checked, since they come from disk). */
 msg_t *msg_from_store(const store_msg_t *sm, int64_t now_ms, int64_t wall_ms);

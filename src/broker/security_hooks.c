@@ -10,6 +10,7 @@
 #include "broker/conn.h"
 #include "broker/listener.h"
 #include "broker/log.h"
+#include "broker/memuse.h"
 #include "broker/security.h"
 #include "broker/server.h"
 #include "broker/tls.h"
@@ -49,6 +50,7 @@ int sechook_init(broker_t *b, const config_t *cfg, const char *path, char *err, 
         return -1;
     }
     b->security_ready = true;
+    memuse_set_limit(cfg->memory_limit);
     return 0;
 }
 
@@ -108,6 +110,9 @@ void sechook_reload(void *ctx)
                          "one.");
         return;
     }
+    /* The new limit applies to the next PUBLISH; nothing already held is
+     * dropped. */
+    memuse_set_limit(snap->cfg.memory_limit);
     mlog(MLOG_NOTICE,
          "Configuration reloaded: %u listener%s kept, %u opened, %u closed, %u failed to open.",
          st.kept, st.kept == 1 ? "" : "s", st.opened, st.closed, st.failed);
@@ -287,6 +292,25 @@ bool sechook_can_receive(client_t *c, const char *topic, size_t len)
 {
     const acl_t *acl = sechook__acl(c);
     return acl == NULL || acl_check(acl, sechook__client_id(c), c->username, topic, len, ACL_READ);
+}
+
+bool sechook_retain_source_allowed(client_t *c, const msg_t *m)
+{
+    const security_t *sec;
+    const config_t *cfg = sechook__view(c, &sec);
+    if (cfg == NULL || !cfg->check_retain_source || !m->from_client) {
+        return true;
+    }
+    size_t idx = cfg->per_listener_settings ? SIZE_MAX : 0;
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        if (cfg->listeners[i].port == m->source_port) {
+            idx = i;
+            break;
+        }
+    }
+    const acl_t *acl = security_acl(sec, idx);
+    return acl == NULL ||
+           acl_check(acl, m->origin, m->source_user, m->topic, m->topic_len, ACL_WRITE);
 }
 
 void sechook_client_free(client_t *c)

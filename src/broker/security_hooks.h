@@ -67,6 +67,18 @@ bool sechook_can_subscribe(client_t *c, mqtt_bytes_t filter);
 /* A message about to be sent to the client (ACL read). */
 bool sechook_can_receive(client_t *c, const char *topic, size_t len);
 
+/*
+ * check_retain_source: may the retained message m, about to be sent to c
+ * because c subscribed, still be published by whoever published it? True
+ * when the option is off (in c's worker's configuration) or m is the
+ * broker's own ($SYS, log lines). Otherwise (a client's PUBLISH or will) Mosquitto's check: the ACL
+ * write rule for m's topic, for the publisher's client id and username, under the ACL of its
+ * listener (found by port; with per_listener_settings a port no listener has any more denies) in
+ * the current snapshot, so a reload that took the right away stops the message. The password file
+ * is not consulted.
+ */
+bool sechook_retain_source_allowed(client_t *c, const msg_t *m);
+
 /* Frees what the hooks recorded on the client. */
 void sechook_client_free(client_t *c);
 

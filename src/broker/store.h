@@ -31,6 +31,12 @@ typedef struct {
     uint8_t qos;
     bool retain;
     uint64_t expiry_at; /* wall-clock ms, 0: never */
+    /* Who published it, for check_retain_source (kept with retained
+     * messages): from_client false for the broker's own messages. */
+    bool from_client;
+    mqtt_bytes_t source_id;   /* client id */
+    mqtt_bytes_t source_user; /* data NULL: anonymous */
+    uint16_t source_port;     /* the publisher's listener port */
 } store_msg_t;
 
 typedef struct {

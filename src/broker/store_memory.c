@@ -23,6 +23,9 @@ typedef struct mem_msg {
     uint8_t qos;
     bool retain;
     uint64_t expiry_at;
+    bool from_client, has_user;
+    buf_t source_id, source_user;
+    uint16_t source_port;
 } mem_msg_t;
 
 typedef struct mem_sub {
@@ -91,6 +94,8 @@ static void msg_free(mem_msg_t *m)
     free(m->topic.data);
     free(m->payload.data);
     free(m->props.data);
+    free(m->source_id.data);
+    free(m->source_user.data);
     free(m);
 }
 
@@ -100,7 +105,8 @@ static mem_msg_t *msg_copy(const store_msg_t *sm)
     if (!m)
         return NULL;
     if (!buf_set(&m->topic, sm->topic) || !buf_set(&m->payload, sm->payload) ||
-        !buf_set(&m->props, sm->props)) {
+        !buf_set(&m->props, sm->props) || !buf_set(&m->source_id, sm->source_id) ||
+        !buf_set(&m->source_user, sm->source_user)) {
         msg_free(m);
         return NULL;
     }
@@ -108,6 +114,9 @@ static mem_msg_t *msg_copy(const store_msg_t *sm)
     m->qos = sm->qos;
     m->retain = sm->retain;
     m->expiry_at = sm->expiry_at;
+    m->from_client = sm->from_client;
+    m->has_user = sm->source_user.data != NULL;
+    m->source_port = sm->source_port;
     return m;
 }
 
@@ -120,6 +129,10 @@ static void msg_view(const mem_msg_t *m, store_msg_t *out)
     out->qos = m->qos;
     out->retain = m->retain;
     out->expiry_at = m->expiry_at;
+    out->from_client = m->from_client;
+    out->source_id = buf_view(&m->source_id);
+    out->source_user = m->has_user ? buf_view(&m->source_user) : (mqtt_bytes_t){NULL, 0};
+    out->source_port = m->source_port;
 }
 
 static mem_msg_t *msg_get(mem_store_t *ms, const store_msg_t *sm)

@@ -24,7 +24,10 @@
 
 #include "broker/limits.h"
 
-#define STORE_SQLITE_FORMAT 1
+/* 1: first format. 2: retained rows keep their publisher (client id,
+ * username, listener port) for check_retain_source; a format 1 file is
+ * upgraded in place, its retained messages without a source. */
+#define STORE_SQLITE_FORMAT 2
 
 enum {
     Q_SESSION_PUT,
@@ -76,11 +79,27 @@ static const char *const query_sql[Q_COUNT] = {
                       "WHERE msg_id IS NOT NULL)",
     [Q_IN_PUT] = "INSERT OR IGNORE INTO ins(client_id, packet_id) VALUES(?1, ?2)",
     [Q_IN_DELETE] = "DELETE FROM ins WHERE client_id = ?1 AND packet_id = ?2",
-    [Q_RETAINED_PUT] = "INSERT INTO retained(topic, id, payload, props, qos, expiry_at) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(topic) DO UPDATE SET "
-                       "id = ?2, payload = ?3, props = ?4, qos = ?5, expiry_at = ?6",
+    [Q_RETAINED_PUT] = "INSERT INTO retained(topic, id, payload, props, qos, expiry_at, "
+                       "from_client, source_id, source_user, source_port) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(topic) DO "
+                       "UPDATE SET id = ?2, payload = ?3, props = ?4, qos = ?5, expiry_at = ?6, "
+                       "from_client = ?7, source_id = ?8, source_user = ?9, source_port = ?10",
     [Q_RETAINED_DELETE] = "DELETE FROM retained WHERE topic = ?1",
 };
+
+/* The columns format 2 added to `retained`; source_user NULL: anonymous. */
+#define RETAINED_SOURCE_COLUMNS                                                                    \
+    ", from_client INTEGER NOT NULL DEFAULT 0, source_id BLOB NOT NULL DEFAULT x'', "              \
+    "source_user BLOB, source_port INTEGER NOT NULL DEFAULT 0"
+
+static const char upgrade_1_to_2_sql[] =
+    "BEGIN;"
+    "ALTER TABLE retained ADD COLUMN from_client INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE retained ADD COLUMN source_id BLOB NOT NULL DEFAULT x'';"
+    "ALTER TABLE retained ADD COLUMN source_user BLOB;"
+    "ALTER TABLE retained ADD COLUMN source_port INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sessions(client_id BLOB PRIMARY KEY, "
@@ -99,7 +118,7 @@ static const char schema_sql[] =
     "  PRIMARY KEY(client_id, packet_id));"
     "CREATE TABLE IF NOT EXISTS retained(topic BLOB PRIMARY KEY, id INTEGER NOT NULL, "
     "  payload BLOB NOT NULL, props BLOB NOT NULL, qos INTEGER NOT NULL, "
-    "  expiry_at INTEGER NOT NULL);";
+    "  expiry_at INTEGER NOT NULL" RETAINED_SOURCE_COLUMNS ");";
 
 typedef struct {
     store_t base;
@@ -346,6 +365,13 @@ static int sq_retained_put(store_t *st, const store_msg_t *m)
         bind_bytes(q, 4, m->props);
         sqlite3_bind_int(q, 5, m->qos);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)m->expiry_at);
+        sqlite3_bind_int(q, 7, m->from_client ? 1 : 0);
+        bind_bytes(q, 8, m->source_id);
+        if (m->source_user.data != NULL)
+            bind_bytes(q, 9, m->source_user);
+        else
+            sqlite3_bind_null(q, 9);
+        sqlite3_bind_int(q, 10, m->source_port);
         rc = step_done(q);
     }
     TX_END();
@@ -462,8 +488,8 @@ static int sq_load(store_t *st, const store_loader_t *l, void *ctx)
     sqlite3_finalize(q);
     if (!rc && l->retained) {
         sqlite3_prepare_v2(s->db,
-                           "SELECT topic, id, payload, props, qos, expiry_at FROM retained "
-                           "ORDER BY rowid",
+                           "SELECT topic, id, payload, props, qos, expiry_at, from_client, "
+                           "source_id, source_user, source_port FROM retained ORDER BY rowid",
                            -1, &q, NULL);
         while (!rc && sqlite3_step(q) == SQLITE_ROW) {
             store_msg_t m = {
@@ -474,7 +500,12 @@ static int sq_load(store_t *st, const store_loader_t *l, void *ctx)
                 .qos = (uint8_t)sqlite3_column_int(q, 4),
                 .retain = true,
                 .expiry_at = (uint64_t)sqlite3_column_int64(q, 5),
+                .from_client = sqlite3_column_int(q, 6) != 0,
+                .source_id = col_bytes(q, 7),
+                .source_port = (uint16_t)sqlite3_column_int(q, 9),
             };
+            if (sqlite3_column_type(q, 8) != SQLITE_NULL)
+                m.source_user = col_bytes(q, 8);
             rc = l->retained(ctx, &m);
         }
         sqlite3_finalize(q);
@@ -536,7 +567,8 @@ store_t *store_sqlite_open(const char *path, bool fsync_each, char *err, size_t 
     }
     if (exec(s, "PRAGMA journal_mode=WAL") ||
         exec(s, fsync_each ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
-        exec(s, schema_sql) || exec(s, "PRAGMA user_version=1"))
+        (version == 1 && exec(s, upgrade_1_to_2_sql)) || exec(s, schema_sql) ||
+        exec(s, "PRAGMA user_version=2"))
         return open_fail(s, err, errlen, "cannot set up the persistence database");
     for (int i = 0; i < Q_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],

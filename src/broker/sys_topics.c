@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker/log.h"
+#include "broker/memuse.h"
 #include "broker/proto.h"
 
 #ifndef MIDGE_VERSION
@@ -73,6 +74,9 @@ void sys_publish_now(broker_t *b)
     publish_u(b, "$SYS/broker/subscriptions/count", tt_subscription_count(b->tree));
     publish_u(b, "$SYS/broker/retained messages/count", retain_count(b->retain));
     publish_u(b, "$SYS/broker/store/messages/bytes", retain_payload_bytes(b->retain));
+    /* What memory_limit is checked against (memuse.h), not the whole heap. */
+    publish_u(b, "$SYS/broker/heap/current", memuse_current());
+    publish_u(b, "$SYS/broker/heap/maximum", memuse_maximum());
 }
 
 static void sys_tick(worker_t *w, wtimer_t *t, void *arg)

@@ -450,14 +450,16 @@ TEST(missing_file)
 TEST(warned_directives_name_themselves)
 {
     config_t c;
-    CHECK_EQ_INT(load_text(&c, "w.conf",
-                           "listener 1883\nmemory_limit 10\nconnection br\naddress x:1883\n"
-                           "idle_timeout 5\ncheck_retain_source true\n"),
-                 0);
-    CHECK(strstr(warnings, "w.conf:2: warning: 'memory_limit' is not supported") != NULL);
+    CHECK_EQ_INT(
+        load_text(&c, "w.conf",
+                  "listener 1883\nallow_duplicate_messages true\nconnection br\naddress x:1883\n"
+                  "idle_timeout 5\nretry_interval 20\n"),
+        0);
+    CHECK(strstr(warnings, "w.conf:2: warning: 'allow_duplicate_messages' is not supported") !=
+          NULL);
     CHECK(strstr(warnings, "w.conf:3: warning") == NULL);
     CHECK(strstr(warnings, "w.conf:5: warning: 'idle_timeout'") != NULL);
-    CHECK(strstr(warnings, "w.conf:6: warning: 'check_retain_source'") != NULL);
+    CHECK(strstr(warnings, "w.conf:6: warning: 'retry_interval'") != NULL);
     config_free(&c);
 }
 
@@ -500,7 +502,9 @@ TEST(directive_status_table)
     CHECK_EQ_INT(config_directive_status("listener"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("password_file"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("maximum_qos"), CONFIG_SUPPORTED);
-    CHECK_EQ_INT(config_directive_status("memory_limit"), CONFIG_WARNED);
+    CHECK_EQ_INT(config_directive_status("allow_duplicate_messages"), CONFIG_WARNED);
+    CHECK_EQ_INT(config_directive_status("memory_limit"), CONFIG_SUPPORTED);
+    CHECK_EQ_INT(config_directive_status("check_retain_source"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("bridge_cafile"), CONFIG_SUPPORTED);
     CHECK_EQ_INT(config_directive_status("bridge_bind_address"), CONFIG_WARNED);
     CHECK_EQ_INT(config_directive_status("auth_plugin"), CONFIG_REFUSED);

@@ -404,8 +404,11 @@ TEST(store_journals_session_state)
     session_in_qos2_add(s, 5, 0);
     session_in_qos2_add(s, 6, 0);
     session_in_qos2_release(s, 5);
-    store_msg_t r = {42, {(const uint8_t *)"r", 1}, {(const uint8_t *)"x", 1}, {NULL, 0}, 1, true,
-                     0};
+    store_msg_t r = {.id = 42,
+                     .topic = {(const uint8_t *)"r", 1},
+                     .payload = {(const uint8_t *)"x", 1},
+                     .qos = 1,
+                     .retain = true};
     st->ops->retained_put(st, &r);
     r.payload = (mqtt_bytes_t){(const uint8_t *)"y", 1};
     st->ops->retained_put(st, &r); /* replaces */

@@ -133,7 +133,7 @@ static int load(store_t *st, seen_t *s)
 
 static store_msg_t msg(uint64_t id, const char *topic, const char *payload)
 {
-    return (store_msg_t){id, B(topic), B(payload), {NULL, 0}, 1, false, 0};
+    return (store_msg_t){.id = id, .topic = B(topic), .payload = B(payload), .qos = 1};
 }
 
 TEST(sessions_and_subscriptions)
