@@ -223,7 +223,35 @@ static int errno_status(int e)
  * regular file is ever read, after fstat. */
 #define OPEN_FILE (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
 
-int http_open(const char *dir, const char *rel, uint64_t *size, const char **type)
+bool http_target_has_slash(const char *target, size_t len)
+{
+    size_t n = 0;
+    while (n < len && target[n] != '?' && target[n] != '#')
+        n++;
+    return n > 0 && target[n - 1] == '/';
+}
+
+size_t http_redirect_response(const char *target, size_t len, char *buf, size_t cap)
+{
+    size_t path = 0;
+    while (path < len && target[path] != '?' && target[path] != '#')
+        path++;
+    size_t query = path;
+    while (query < len && target[query] != '#')
+        query++;
+    int n = snprintf(buf, cap,
+                     "HTTP/1.1 302 Found\r\n"
+                     "Location: %.*s/%.*s\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: 6\r\n"
+                     "Connection: close\r\n"
+                     "\r\n"
+                     "Found\n",
+                     (int)path, target, (int)(query - path), target + path);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int http_open(const char *dir, const char *rel, bool slash, uint64_t *size, const char **type)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -256,6 +284,10 @@ int http_open(const char *dir, const char *rel, uint64_t *size, const char **typ
     if (fstat(dfd, &st) != 0) {
         close(dfd);
         return -500;
+    }
+    if (S_ISDIR(st.st_mode) && !slash && *rel) {
+        close(dfd);
+        return -302;
     }
     if (S_ISDIR(st.st_mode)) {
         /* No listings: a directory is served only through its index. */

@@ -56,12 +56,23 @@ const char *http_content_type(const char *name);
  * Opens rel (from http_path_sanitize) under dir for reading, one
  * component at a time relative to the previous one and never following a
  * symbolic link, so nothing outside dir is reached whatever the path or a
- * concurrent change to the tree. A directory gives its index.html. Returns
- * the descriptor of a regular file, its size and its Content-Type, or
- * minus an HTTP status: 404 (missing), 403 (a symbolic link, a directory
- * without index.html, not a regular file, no permission), 500.
+ * concurrent change to the tree. A directory gives its index.html when
+ * the request named it with a trailing slash (slash; the root always),
+ * else -302 so the client's relative links resolve inside it. Returns the
+ * descriptor of a regular file, its size and its Content-Type, or minus
+ * an HTTP status: 302 (see above), 404 (missing), 403 (a symbolic link, a
+ * directory without index.html, not a regular file, no permission), 500.
  */
-int http_open(const char *dir, const char *rel, uint64_t *size, const char **type);
+int http_open(const char *dir, const char *rel, bool slash, uint64_t *size, const char **type);
+
+/* Whether a request-target's path (before any '?' or '#') ends with '/'. */
+bool http_target_has_slash(const char *target, size_t len);
+
+/* A 302 to the target's path with '/' added (query kept, fragment
+ * dropped); returns its length, 0 if cap is too small (len + 256 bytes
+ * always suffice). target must be a parsed request-target (no controls,
+ * no spaces). */
+size_t http_redirect_response(const char *target, size_t len, char *buf, size_t cap);
 
 /* A complete short response for an error status (400, 403, 404, 405,
  * 431, 500), with a text body and Connection: close; returns its length,

@@ -127,7 +127,8 @@ static void serve_http(conn_t *c, ws_state_t *s, const http_request_t *hr)
     const char *type = NULL;
     int fd = -1;
     if (!status) {
-        fd = http_open(spec->http_dir, rel, &size, &type);
+        fd = http_open(spec->http_dir, rel, http_target_has_slash(hr->target, hr->target_len),
+                       &size, &type);
         if (fd < 0)
             status = -fd;
     }
@@ -140,7 +141,16 @@ static void serve_http(conn_t *c, ws_state_t *s, const http_request_t *hr)
              tl, hr->target, status ? status : 200);
     }
     char head[512];
-    if (status) {
+    if (status == 302) {
+        size_t cap = hr->target_len + 256;
+        char *r = malloc(cap);
+        if (!r) {
+            conn_close(c, CONN_CLOSE_NOMEM);
+            return;
+        }
+        write_raw(c, r, http_redirect_response(hr->target, hr->target_len, r, cap));
+        free(r);
+    } else if (status) {
         write_raw(c, head, http_error_response(status, head, sizeof head));
     } else {
         write_raw(c, head, http_ok_head(type, size, head, sizeof head));

@@ -321,6 +321,18 @@ def test_http_dir_index_and_query(site):
     assert fetch(site.port, "/no%74es.txt")[2] == FILES["notes.txt"]
 
 
+def test_http_dir_directory_without_slash_redirected(site):
+    """As Mosquitto (libwebsockets): /sub answers 302 to /sub/, so the
+    page's relative links resolve inside the directory."""
+    status, headers, _ = fetch(site.port, "/sub")
+    assert status == 302
+    assert headers["location"].endswith("/sub/")
+    status, headers, _ = fetch(site.port, "/sub/deeper?x=1")
+    assert status == 302
+    # midge keeps the query; Mosquitto 2.0.11 drops it.
+    assert headers["location"].split("?")[0].endswith("/sub/deeper/")
+
+
 def test_http_dir_head(site):
     status, headers, body = fetch(site.port, "/data.json", method="HEAD")
     assert status == 200

@@ -229,7 +229,7 @@ static int open_rel(const char *rel, uint64_t *size, const char **type)
 {
     char dir[PATH_MAX + 8];
     snprintf(dir, sizeof dir, "%s/www", root);
-    return http_open(dir, rel, size, type);
+    return http_open(dir, rel, true, size, type);
 }
 
 TEST(open_tree)
@@ -277,11 +277,44 @@ TEST(open_tree)
     CHECK(open_rel("up/secret.txt", &size, &type) < 0);
     CHECK(open_rel("up", &size, &type) < 0);
     CHECK_EQ_INT(open_rel("fifo", &size, &type), -403);
-    CHECK_EQ_INT(http_open("/nonexistent-midge-dir", "", &size, &type), -404);
+    CHECK_EQ_INT(http_open("/nonexistent-midge-dir", "", true, &size, &type), -404);
+    /* A directory named without its slash is redirected; the root and
+     * files are not. */
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/www", root);
+    CHECK_EQ_INT(http_open(dir, "sub", false, &size, &type), -302);
+    CHECK_EQ_INT(http_open(dir, "empty", false, &size, &type), -302);
+    fd = http_open(dir, "", false, &size, &type);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = http_open(dir, "sub/data.json", false, &size, &type);
+    CHECK(fd >= 0);
+    close(fd);
 
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0);
+}
+
+TEST(redirects)
+{
+    CHECK(http_target_has_slash("/a/", 3));
+    CHECK(http_target_has_slash("/a/?x/", 6));
+    CHECK(!http_target_has_slash("/a?x/", 5));
+    CHECK(!http_target_has_slash("/a#/", 4));
+    CHECK(!http_target_has_slash("", 0));
+    char buf[300];
+    const char *t = "/sub?v=1#frag";
+    size_t n = http_redirect_response(t, strlen(t), buf, sizeof buf);
+    CHECK(n > 0);
+    buf[n] = '\0';
+    CHECK(strncmp(buf, "HTTP/1.1 302 Found\r\n", 20) == 0);
+    CHECK(strstr(buf, "\r\nLocation: /sub/?v=1\r\n") != NULL);
+    CHECK(strstr(buf, "Content-Length: 6\r\n") != NULL && strstr(buf, "\r\n\r\nFound\n") != NULL);
+    n = http_redirect_response("/a%20b", 6, buf, sizeof buf);
+    buf[n] = '\0';
+    CHECK(strstr(buf, "\r\nLocation: /a%20b/\r\n") != NULL);
+    CHECK(http_redirect_response("/a", 2, buf, 20) == 0);
 }
 
 int main(void)
@@ -298,5 +331,6 @@ int main(void)
     RUN(plausible_start);
     RUN(responses);
     RUN(open_tree);
+    RUN(redirects);
     return TEST_REPORT();
 }
