@@ -654,7 +654,16 @@ static int setup(bridge_t *br, broker_t *b, const config_t *all, const config_br
     midge_set_keepalive(br->mc, cfg->keepalive);
     midge_set_reconnect(br->mc, false, 1000, 30000);
     midge_set_connect_timeout(br->mc, cfg->keepalive < 30 ? 30 : cfg->keepalive);
-    midge_set_queue_limits(br->mc, 65535, (size_t)256 << 20);
+    /* What waits for the remote (sent but unacknowledged, or held while it
+     * is down) is bounded like a client's queue, by max_queued_messages
+     * and max_queued_bytes; beyond that, messages are dropped. */
+    size_t held = all->max_queued_messages && all->max_queued_messages < 65535
+                      ? all->max_queued_messages
+                      : 65535;
+    size_t held_bytes = all->max_queued_bytes && all->max_queued_bytes < ((uint64_t)256 << 20)
+                            ? (size_t)all->max_queued_bytes
+                            : (size_t)256 << 20;
+    midge_set_queue_limits(br->mc, held, held_bytes);
     if (cfg->remote_username)
         midge_set_credentials(br->mc, cfg->remote_username, cfg->remote_password,
                               cfg->remote_password ? strlen(cfg->remote_password) : 0);

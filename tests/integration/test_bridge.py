@@ -361,6 +361,37 @@ def test_v5_properties_cross(brokers, kind):
         assert 590 <= got.MessageExpiryInterval <= 600
 
 
+def test_queue_bounded_while_remote_down(workdir):
+    """QoS 1 messages for a remote that is down wait, in order, up to
+    max_queued_messages (in libmidge's queue, plus as many in transit);
+    the rest are dropped rather than held without bound."""
+    port = free_port()
+    conf = ("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10\n"
+            "connection b\naddress 127.0.0.1:%d\nnotification_topic %s\n"
+            "restart_timeout 3\ntopic q/# out 1\n" % (port, STATE))
+    local = start_midge(subdir(workdir, "local"), config=conf)
+    remote = None
+    try:
+        pub = Paho(local)
+        for i in range(50):
+            pub.publish("q/x", str(i).encode(), qos=1)
+        remote = start_remote("mosquitto", workdir, port=port)
+        sub = Paho(remote)
+        sub.subscribe("q/#", 1)
+        connected_bridge(local)
+        got = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                got.append(int(sub.get(1.0).payload))
+            except AssertionError:
+                break
+        assert 10 <= len(got) <= 20, got
+        assert got == sorted(got) and got[:10] == list(range(10)), got
+    finally:
+        stop_all(local, remote)
+
+
 def stop_all(*brokers):
     for b in brokers:
         if b is None or b.proc is None:
