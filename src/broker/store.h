@@ -108,6 +108,10 @@ int store_out_put(store_t *st, const struct session *s, const struct session_out
 int store_out_delete(store_t *st, const char *id, size_t len, uint64_t seq);
 int store_in_put(store_t *st, const char *id, size_t len, uint16_t packet_id);
 int store_in_delete(store_t *st, const char *id, size_t len, uint16_t packet_id);
+/* Replays the store once, at start, before any worker thread exists. It
+ * takes no store lock: its callbacks take the session table's lock, and
+ * the workers' calls take the table's before the store's, so holding the
+ * store's here would order the two locks both ways. */
 static inline int store_load(store_t *st, const store_loader_t *l, void *ctx)
 {
     return st->ops->load(st, l, ctx);

@@ -458,8 +458,7 @@ static int load_session_rows(sql_store_t *s, const store_loader_t *l, void *ctx,
 
 static int sq_load(store_t *st, const store_loader_t *l, void *ctx)
 {
-    sql_store_t *s = (sql_store_t *)st;
-    pthread_mutex_lock(&s->lock);
+    sql_store_t *s = (sql_store_t *)st; /* no lock: see store_load() */
     int rc = 0;
     sqlite3_stmt *q = NULL;
     /* A read transaction gives the whole load one consistent snapshot. */
@@ -511,7 +510,6 @@ static int sq_load(store_t *st, const store_loader_t *l, void *ctx)
         sqlite3_finalize(q);
     }
     exec(s, "COMMIT");
-    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
