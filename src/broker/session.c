@@ -191,6 +191,10 @@ static void list_append(session_list_t *l, session_out_t *e)
     l->tail = e;
     l->count++;
     l->bytes += e->bytes;
+    if (e->qos == 0) {
+        l->qos0_count++;
+        l->qos0_bytes += e->bytes;
+    }
 }
 
 static void list_unlink(session_list_t *l, session_out_t *e)
@@ -206,6 +210,10 @@ static void list_unlink(session_list_t *l, session_out_t *e)
     e->next = e->prev = NULL;
     l->count--;
     l->bytes -= e->bytes;
+    if (e->qos == 0) {
+        l->qos0_count--;
+        l->qos0_bytes -= e->bytes;
+    }
 }
 
 /* ---- outgoing ---- */
@@ -261,15 +269,21 @@ bool session_out_push(session_t *s, session_out_t *e)
             ok = false;
     } else if (ok) {
         size_t room = s->conn && s->inflight.count < s->window ? s->window - s->inflight.count : 0;
-        size_t waiting = s->queue.count >= room ? s->queue.count - room : 0;
+        /* QoS 0 backlog for an online client does not count against QoS 1
+         * and 2 (Mosquitto never queues it): a burst of QoS 0 must not cost
+         * a client its QoS 1 messages. */
+        bool all = !s->conn && lim->queue_qos0;
+        size_t counted = all ? s->queue.count : s->queue.count - s->queue.qos0_count;
+        size_t counted_bytes = all ? s->queue.bytes : s->queue.bytes - s->queue.qos0_bytes;
+        size_t waiting = counted >= room ? counted - room : 0;
         if (limit && waiting >= limit) {
             bool progressing =
                 s->conn && s->acked_at && mono_now() - s->acked_at < MIDGE_PROGRESS_MS;
             if (!progressing || waiting >= lim->max_online_queued)
                 ok = false;
         }
-        if (lim->max_queued_bytes && s->queue.bytes + e->bytes > lim->max_queued_bytes &&
-            s->queue.count >= room)
+        if (lim->max_queued_bytes && counted_bytes + e->bytes > lim->max_queued_bytes &&
+            counted >= room)
             ok = false;
     }
     if (!ok) {

@@ -60,6 +60,10 @@ typedef struct {
     session_out_t *tail;
     size_t count;
     size_t bytes;
+    /* Of which QoS 0: max_queued_messages/bytes bound QoS 1 and 2 only
+     * (and QoS 0 only while it waits for an offline client). */
+    size_t qos0_count;
+    size_t qos0_bytes;
 } session_list_t;
 
 typedef struct {

@@ -495,6 +495,29 @@ TEST(inflight_bytes_bound_the_window)
     session_table_destroy(&t);
 }
 
+TEST(qos0_backlog_does_not_cost_qos1)
+{
+    session_table_t t;
+    session_limits_t l = limits(2, 3, 0);
+    session_table_init(&t, &l, msg_release, NULL);
+    session_t *s = open_session(&t, "c");
+    s->conn = s;
+    s->window = 2;
+    for (uint64_t id = 1; id <= 50; id++)
+        CHECK(push(s, id, 0, 1)); /* a QoS 0 burst the client has not read */
+    /* the window (2) plus max_queued_messages (3) QoS 1 messages still fit */
+    for (uint64_t id = 51; id <= 55; id++)
+        CHECK(push(s, id, 1, 1));
+    CHECK(!push(s, 56, 1, 1));
+    CHECK_EQ_INT(s->queue.qos0_count, 50);
+    session_out_clear(s);
+    CHECK_EQ_INT(s->queue.qos0_count, 0);
+    CHECK_EQ_INT(s->queue.qos0_bytes, 0);
+    session_release(s);
+    session_table_destroy(&t);
+    CHECK_EQ_INT(live_msgs, 0);
+}
+
 TEST(incoming_qos2_many_open_ids)
 {
     session_table_t t;
@@ -563,5 +586,6 @@ int main(void)
     RUN(inflight_bytes_bound_the_window);
     RUN(queue_qos0_messages_keeps_qos0_offline_within_bounds);
     RUN(incoming_qos2_many_open_ids);
+    RUN(qos0_backlog_does_not_cost_qos1);
     return TEST_REPORT();
 }
