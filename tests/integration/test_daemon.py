@@ -43,6 +43,12 @@ def test_daemon_detaches_writes_pid_file_and_stops_on_sigterm(workdir):
                        stderr=log, timeout=10)
     assert r.returncode == 0  # the foreground process returns at once
     pidfile = os.path.join(workdir, "midge.pid")
+    # The detached child writes the file after the foreground process has
+    # returned (daemon(3), as Mosquitto): give it a moment under load.
+    deadline = time.monotonic() + 10
+    while not (os.path.exists(pidfile) and open(pidfile).read().strip()):
+        assert time.monotonic() < deadline, "no pid file written"
+        time.sleep(0.05)
     pid = int(open(pidfile).read())
     try:
         assert pid != os.getpid() and alive(pid)
