@@ -165,8 +165,13 @@ static int bind_session(client_t *c, const char *id, size_t len, bool clean_star
         old_client = s->conn;
         s->conn = NULL; /* the old client's close must not touch it now */
         will_cancel_locked(s);
+        /* A session that lives only as long as its connection (clean
+         * session, or expiry 0) ends with it, here as on close: a takeover
+         * that races the old client's close must not resume it (Mosquitto
+         * resumes only sessions with an expiry). */
+        bool ends_with_connection = s->expiry_interval == 0;
         pthread_mutex_unlock(&s->lock);
-        if (clean_start) {
+        if (clean_start || ends_with_connection) {
             session_ref(s);
             ended = s;
             session_remove_locked(t, s);

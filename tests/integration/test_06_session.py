@@ -279,3 +279,18 @@ def test_online_queue_bounded(any_broker):
     got = [m.payload for m in drain_publishes(s)]
     s.close()
     assert got == [b"%d" % i for i in range(1020)]
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["v311", "v5"])
+def test_takeover_does_not_resume_a_session_that_ends_with_its_connection(any_broker, version):
+    """A clean session (expiry 0) lives as long as its connection; a second
+    connection with the same id and clean session false takes over, which
+    ends that connection and with it the session: nothing is resumed, even
+    though the first connection was still open (midge once resumed it, and
+    a reconnection racing the old close saw session present)."""
+    first = R.connected(any_broker.port, "racer", version=version, clean=True)
+    first.subscribe([("race/t", 1)])
+    kw = {"properties": [(R.SESSION_EXPIRY, 60)]} if version == 5 else {}
+    with R.Client(any_broker.port, version=version) as second:
+        assert not second.connect("racer", clean=False, **kw).session_present
+    first.close()

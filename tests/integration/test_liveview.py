@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import BUILD, free_port, midge_binary, wait_for_port
-from ws_util import start_ws_broker
+from ws_util import npm_ci_once, start_ws_broker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER_DIR = os.path.join(HERE, "browser")
@@ -29,11 +29,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 def browser_deps():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail("%s missing: run scripts/deps.sh test (Debian package chromium)" % CHROMIUM)
-    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
-        # playwright-core has no install script and never fetches a browser.
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
-                           capture_output=True, timeout=300)
-        assert r.returncode == 0, "npm ci failed: %s" % r.stderr.decode()[-2000:]
+    # playwright-core has no install script and never fetches a browser.
+    npm_ci_once(BROWSER_DIR)
 
 
 class Group:

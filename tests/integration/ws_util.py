@@ -2,6 +2,7 @@
 (installed with `npm ci` on first use), certificates made with openssl, a
 broker with MQTT, ws:// and wss:// listeners, and a raw RFC 6455 client."""
 import base64
+import fcntl
 import hashlib
 import os
 import socket
@@ -14,12 +15,26 @@ NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def ensure_mqttjs():
-    """Installs MQTT.js from the committed package-lock.json if needed."""
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "mqtt")):
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+def npm_ci_once(directory):
+    """Runs `npm ci` in directory unless a previous run completed. Test
+    processes run in parallel (pytest -n): the first takes a lock and
+    installs, the others wait for it, and a marker written only after a
+    successful install tells them it is done (npm creates node_modules
+    long before it has finished filling it)."""
+    marker = os.path.join(directory, "node_modules", ".midge-npm-ci-done")
+    with open(os.path.join(directory, ".npm-ci.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(marker):
+            return
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory,
                            capture_output=True, timeout=300)
         assert r.returncode == 0, "npm ci failed: %s" % r.stderr.decode()[-2000:]
+        open(marker, "w").close()
+
+
+def ensure_mqttjs():
+    """Installs MQTT.js from the committed package-lock.json if needed."""
+    npm_ci_once(NODE_DIR)
 
 
 def mqttjs(*args, wait=20):
