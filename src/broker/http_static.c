@@ -1,4 +1,5 @@
 #include "http_static.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,50 +23,17 @@ bool http_plausible_start(const char *buf, size_t len)
     return len <= METHOD_MAX;
 }
 
-static bool is_tchar(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static const char *find_crlf(const char *p, const char *end)
-{
-    for (; p + 1 < end; p++)
-        if (p[0] == '\r' && p[1] == '\n')
-            return p;
-    return NULL;
-}
-
-static bool name_is(const char *p, size_t n, const char *name)
-{
-    if (strlen(name) != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char a = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
-        if (a != name[i])
-            return false;
-    }
-    return true;
-}
-
 int http_parse_request(const char *buf, size_t len, size_t max, http_request_t *req)
 {
     if (!http_plausible_start(buf, len))
         return -400;
-    size_t scan = len < max ? len : max;
-    size_t total = 0;
-    for (size_t i = 0; i + 3 < scan; i++) {
-        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
-            total = i + 4;
-            break;
-        }
-    }
+    size_t total = ws_http_head_len(buf, len, max);
     if (!total)
         return len >= max ? -431 : 0;
 
     memset(req, 0, sizeof *req);
     const char *end = buf + total - 2; /* the final empty line's CRLF */
-    const char *line_end = find_crlf(buf, end + 2);
+    const char *line_end = ws_http_find_crlf(buf, end + 2);
     const char *sp = memchr(buf, ' ', (size_t)(line_end - buf));
     if (!sp)
         return -400;
@@ -88,17 +56,17 @@ int http_parse_request(const char *buf, size_t len, size_t max, http_request_t *
 
     const char *p = line_end + 2;
     while (p < end) {
-        const char *e = find_crlf(p, end + 2);
+        const char *e = ws_http_find_crlf(p, end + 2);
         const char *colon = memchr(p, ':', (size_t)(e - p));
         if (!colon || colon == p)
             return -400; /* also refuses obsolete line folding */
         for (const char *q = p; q < colon; q++)
-            if (!is_tchar(*q))
+            if (!ws_http_tchar(*q))
                 return -400;
         for (const char *q = colon + 1; q < e; q++)
             if (*q == '\0' || *q == '\r' || *q == '\n')
                 return -400;
-        if (name_is(p, (size_t)(colon - p), "upgrade"))
+        if (ws_http_ieq(p, (size_t)(colon - p), "upgrade"))
             req->upgrade = true;
         p = e + 2;
     }
@@ -194,7 +162,7 @@ const char *http_content_type(const char *name)
     const char *dot = strrchr(base, '.');
     if (dot && dot != base) {
         for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-            if (name_is(dot + 1, strlen(dot + 1), types[i].ext))
+            if (ws_http_ieq(dot + 1, strlen(dot + 1), types[i].ext))
                 return types[i].type;
     }
     return "application/octet-stream";

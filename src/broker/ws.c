@@ -12,7 +12,7 @@ static int lower(int ch)
     return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
 }
 
-static bool ieq(const char *a, size_t alen, const char *b)
+bool ws_http_ieq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
     if (alen != blen)
@@ -42,7 +42,7 @@ static bool has_token(const char *v, size_t len, const char *token, bool icase)
         while (end > start && is_ows(v[end - 1]))
             end--;
         size_t n = end - start;
-        if (icase ? ieq(v + start, n, token)
+        if (icase ? ws_http_ieq(v + start, n, token)
                   : (n == strlen(token) && memcmp(v + start, token, n) == 0))
             return true;
     }
@@ -56,13 +56,13 @@ static bool is_b64(char ch)
 }
 
 /* A header field name is an RFC 7230 token. */
-static bool is_tchar(char ch)
+bool ws_http_tchar(char ch)
 {
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
            (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
-static const char *find_crlf(const char *p, const char *end)
+const char *ws_http_find_crlf(const char *p, const char *end)
 {
     for (; p + 1 < end; p++)
         if (p[0] == '\r' && p[1] == '\n')
@@ -75,26 +75,29 @@ int ws_parse_request(const char *buf, size_t len, ws_request_t *req)
     return ws_parse_request_max(buf, len, WS_MAX_REQUEST, req);
 }
 
+size_t ws_http_head_len(const char *buf, size_t len, size_t max)
+{
+    size_t scan = len < max ? len : max;
+    for (size_t i = 0; i + 3 < scan; i++) {
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+            return i + 4;
+    }
+    return 0;
+}
+
 int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *req)
 {
     static const char get[] = "GET ";
     size_t pre = len < 4 ? len : 4;
     if (memcmp(buf, get, pre) != 0)
         return -400;
-    size_t scan = len < max ? len : max;
-    size_t total = 0;
-    for (size_t i = 0; i + 3 < scan; i++) {
-        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
-            total = i + 4;
-            break;
-        }
-    }
+    size_t total = ws_http_head_len(buf, len, max);
     if (!total)
         return len >= max ? -431 : 0;
 
     memset(req, 0, sizeof *req);
     const char *end = buf + total - 2; /* the final empty line's CRLF */
-    const char *line_end = find_crlf(buf, end + 2);
+    const char *line_end = ws_http_find_crlf(buf, end + 2);
     /* Request line: GET SP request-target SP HTTP/1.x, x >= 1. */
     const char *target = buf + 4;
     const char *sp = memchr(target, ' ', (size_t)(line_end - target));
@@ -112,12 +115,12 @@ int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *
     int version_value = -1;
     const char *p = line_end + 2;
     while (p < end) {
-        const char *e = find_crlf(p, end + 2);
+        const char *e = ws_http_find_crlf(p, end + 2);
         const char *colon = memchr(p, ':', (size_t)(e - p));
         if (!colon || colon == p)
             return -400; /* also rejects obsolete line folding */
         for (const char *q = p; q < colon; q++)
-            if (!is_tchar(*q))
+            if (!ws_http_tchar(*q))
                 return -400;
         size_t nlen = (size_t)(colon - p);
         const char *v = colon + 1;
@@ -130,15 +133,15 @@ int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *
             if (*q == '\0' || *q == '\r' || *q == '\n')
                 return -400;
         size_t vlen = (size_t)(ve - v);
-        if (ieq(p, nlen, "Host")) {
+        if (ws_http_ieq(p, nlen, "Host")) {
             if (host || vlen == 0)
                 return -400;
             host = true;
-        } else if (ieq(p, nlen, "Upgrade")) {
+        } else if (ws_http_ieq(p, nlen, "Upgrade")) {
             upgrade = upgrade || has_token(v, vlen, "websocket", true);
-        } else if (ieq(p, nlen, "Connection")) {
+        } else if (ws_http_ieq(p, nlen, "Connection")) {
             connection = connection || has_token(v, vlen, "upgrade", true);
-        } else if (ieq(p, nlen, "Sec-WebSocket-Key")) {
+        } else if (ws_http_ieq(p, nlen, "Sec-WebSocket-Key")) {
             if (key || vlen != 24 || v[22] != '=' || v[23] != '=')
                 return -400;
             for (size_t i = 0; i < 22; i++)
@@ -147,12 +150,12 @@ int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *
             memcpy(req->key, v, 24);
             req->key[24] = '\0';
             key = true;
-        } else if (ieq(p, nlen, "Sec-WebSocket-Version")) {
+        } else if (ws_http_ieq(p, nlen, "Sec-WebSocket-Version")) {
             if (version)
                 return -400;
             version = true;
             version_value = vlen == 2 && v[0] == '1' && v[1] == '3' ? 13 : 0;
-        } else if (ieq(p, nlen, "Sec-WebSocket-Protocol")) {
+        } else if (ws_http_ieq(p, nlen, "Sec-WebSocket-Protocol")) {
             offered_protocol = true;
             if (has_token(v, vlen, "mqtt", false))
                 req->subprotocol = "mqtt";

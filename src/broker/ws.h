@@ -56,6 +56,16 @@ int ws_parse_request(const char *buf, size_t len, ws_request_t *req);
 /* The same with the limit max instead of WS_MAX_REQUEST. */
 int ws_parse_request_max(const char *buf, size_t len, size_t max, ws_request_t *req);
 
+/* HTTP/1.1 pieces shared with the static file server (http_static.c):
+ * the length of the request head (through the empty line) within the
+ * first max bytes, or 0 if it is not complete there; the first CRLF in
+ * [p, end); a token character (RFC 9110); a header name equal to the
+ * lower-case `b`, ignoring case. */
+size_t ws_http_head_len(const char *buf, size_t len, size_t max);
+const char *ws_http_find_crlf(const char *p, const char *end);
+bool ws_http_tchar(char ch);
+bool ws_http_ieq(const char *a, size_t alen, const char *b);
+
 /* Sec-WebSocket-Accept for a key: base64(SHA-1(key + RFC 6455 GUID)). */
 void ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);
 
